@@ -1,0 +1,29 @@
+# Backroom: `make serve` runs the shop API, `make test` runs every test. Both set up a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+
+.PHONY: setup serve test bench clean-venv
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	@scripts/system_packages.sh
+
+serve: setup
+	SHOP_DEMO_DATA=$${SHOP_DEMO_DATA-1} $(PY) -m scripts.serve
+
+test: $(STAMP)
+	@scripts/system_packages.sh --browser
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) -m scripts.bench
+
+clean-venv:
+	rm -rf $(VENV)

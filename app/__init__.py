@@ -1,0 +1,105 @@
+"""Backroom: create_app() wires configuration, storage, auth, blueprints, error handlers and the CLI."""
+import logging
+import sys
+
+from flask import Flask
+
+from . import errors
+from .auth import Tokens
+from .config import load_config
+from .storage import open_store, read_or_create_secret
+
+
+def create_app(overrides=None):
+    """The WSGI app; tests pass overrides such as {"DATA_DIR": tmp_path}."""
+    app = Flask(__name__)
+    load_config(app, overrides)
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+
+    store = open_store(app.config)
+    app.extensions["backroom.store"] = store
+    secret = app.config["SECRET_KEY"] or read_or_create_secret(app.config["DATA_DIR"])
+    app.config["SECRET_KEY"] = secret
+    app.extensions["backroom.tokens"] = Tokens(secret, app.config["ACCESS_TOKEN_TTL"],
+                                               app.config["REFRESH_TOKEN_TTL"])
+
+    errors.init_app(app)
+    _register_blueprints(app)
+    _init_docs(app)
+    if app.config["CORS_ORIGINS"]:
+        from flask_cors import CORS
+        CORS(app, origins=app.config["CORS_ORIGINS"], expose_headers=["ETag", "Link", "Location",
+                                                                     "Retry-After"])
+    _init_cli(app)
+    bootstrap(app)
+    return app
+
+
+def _register_blueprints(app):
+    from .api import auth, delivery, health, inventory, sales, users
+    for module in (health, auth, users, inventory, sales, delivery):
+        app.register_blueprint(module.bp)
+    try:
+        from .api import barcodes
+    except ImportError:  # pragma: no cover - the barcode blueprint is optional during set-up
+        barcodes = None
+    if barcodes is not None:
+        app.register_blueprint(barcodes.bp)
+
+
+def _init_docs(app):
+    """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml."""
+    from flasgger import Swagger
+    from .api.health import load_spec
+
+    spec = load_spec()
+    app.extensions["backroom.spec"] = spec
+    config = {
+        "headers": [],
+        "specs": [{"endpoint": "apispec", "route": "/apidocs/apispec.json",
+                   "rule_filter": lambda rule: False, "model_filter": lambda tag: False}],
+        "static_url_path": "/apidocs/static",
+        "swagger_ui": True,
+        "specs_route": "/apidocs/",
+        "openapi": spec.get("openapi", "3.0.3"),
+        "title": "Backroom API",
+        "uiversion": 3,
+        "ui_params": {"persistAuthorization": True, "displayRequestDuration": True},
+    }
+    Swagger(app, template=spec, config=config, merge=True)
+
+
+def _init_cli(app):
+    @app.cli.command("checkpoint")
+    def checkpoint():
+        """Compact the JSON store's journal into its snapshot files (for backups)."""
+        store = app.extensions["backroom.store"]
+        if hasattr(store, "checkpoint"):
+            store.checkpoint()
+        print("checkpoint done")
+
+
+def bootstrap(app, out=None):
+    """Start-up tasks: the configured admin, then demo data when asked and the store has no products."""
+    out = out or sys.stderr
+    store = app.extensions["backroom.store"]
+    cfg = app.config
+    from .services import users
+    if cfg["ADMIN_USERNAME"] and cfg["ADMIN_PASSWORD"]:
+        with store.reader() as uow:
+            exists = uow.users.find_by_username(cfg["ADMIN_USERNAME"]) is not None
+        if not exists:
+            with store.unit_of_work() as uow:
+                if users.ensure_admin(uow, cfg["ADMIN_USERNAME"], cfg["ADMIN_PASSWORD"]):
+                    uow.commit()
+                    print(f"created admin user {cfg['ADMIN_USERNAME']!r}", file=out)
+    if cfg["DEMO_DATA"]:
+        with store.reader() as uow:
+            empty = uow.products.count() == 0
+        if empty:
+            from scripts.demo_data import seed
+            seed(store, cfg, out)
+
+
+logging.getLogger("backroom").setLevel(logging.INFO)

@@ -1,0 +1,271 @@
+"""What every route shares: reading JSON, schema loading, list parameters, ETags, idempotent creates."""
+import json
+from datetime import datetime, time, timedelta, timezone
+from decimal import Decimal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from flask import Response, current_app, g, request
+from marshmallow import ValidationError
+
+from ..services import idempotency
+from ..services.errors import PreconditionFailed, ValidationFailed
+from ..storage.base import Query
+
+MAX_LIMIT = 200
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, Decimal):
+            return str(o)
+        return super().default(o)
+
+
+def store():
+    return current_app.extensions["backroom.store"]
+
+
+def unit_of_work():
+    return store().unit_of_work()
+
+
+def reader():
+    return store().reader()
+
+
+def json_response(payload, status=200, headers=None):
+    body = json.dumps(payload, ensure_ascii=False, cls=_Encoder, separators=(",", ":"))
+    resp = Response(body, status=status, mimetype="application/json")
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def record_response(record, status=200, headers=None):
+    """One stored record, with its strong ETag."""
+    headers = dict(headers or {})
+    headers["ETag"] = f'"{record["version"]}"'
+    return json_response(record, status, headers)
+
+
+def _flatten(errors, prefix=""):
+    flat = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                name = prefix or "_body"
+            flat_child = _flatten(value, name)
+            for k, v in flat_child.items():
+                flat.setdefault(k, []).extend(v)
+    elif isinstance(errors, list):
+        flat[prefix or "_body"] = [str(e) for e in errors]
+    else:
+        flat[prefix or "_body"] = [str(errors)]
+    return flat
+
+
+def flatten_errors(errors):
+    """Nested marshmallow errors as field -> messages; an order line's problems stay under items.<i>."""
+    flat = _flatten(errors)
+    out = {}
+    for key, messages in flat.items():
+        parts = key.split(".")
+        if len(parts) > 2 and parts[0] == "items" and parts[1].isdigit():
+            line = ".".join(parts[:2])
+            out.setdefault(line, []).extend(f"{'.'.join(parts[2:])}: {m}" for m in messages)
+        else:
+            out.setdefault(key, []).extend(messages)
+    return out
+
+
+def raw_body(optional=False):
+    """The parsed JSON body; 415 for another content type, 400 for bad JSON, {} for an empty optional body."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        if optional:
+            return {}
+        raise ValidationFailed("A JSON body is required.", errors={"_body": ["Send a JSON object."]})
+    mimetype = request.mimetype or ""
+    if not (mimetype == "application/json" or mimetype.endswith("+json")):
+        if optional and not mimetype:
+            pass
+        else:
+            from werkzeug.exceptions import UnsupportedMediaType
+            raise UnsupportedMediaType("Send JSON with 'Content-Type: application/json'.")
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        err = ValidationFailed(f"The body is not valid JSON: {exc}")
+        err.code = "invalid_json"
+        raise err from None
+
+
+def load(schema, optional=False, partial=False, body=None):
+    """Validate the body with a marshmallow schema; every failure is one 400 with errors per field."""
+    body = raw_body(optional) if body is None else body
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be a JSON object.", errors={"_body": ["Must be an object."]})
+    try:
+        return schema.load(body, partial=partial)
+    except ValidationError as exc:
+        raise ValidationFailed("The request is not valid.", errors=flatten_errors(exc.messages)) from None
+
+
+def if_match():
+    """The version an If-Match header names, or None; '*' matches any version."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    try:
+        return int(value)
+    except ValueError:
+        raise PreconditionFailed("If-Match must be an ETag this API sent, like \"3\".") from None
+
+
+# ---- lists -----------------------------------------------------------------
+
+def _bad(field, message):
+    return ValidationFailed("The query is not valid.", errors={field: [message]})
+
+
+def _int_arg(name, default, minimum, maximum=None):
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, "Must be an integer.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise _bad(name, f"Must be between {minimum} and {maximum}." if maximum
+                   else f"Must be at least {minimum}.")
+    return value
+
+
+def _moment(name, end):
+    """A date (that whole day in SHOP_TIMEZONE) or a timestamp, as a UTC timestamp string."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    raw = raw.strip()
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    try:
+        if len(raw) == 10:
+            day = datetime.strptime(raw, "%Y-%m-%d").date()
+            moment = datetime.combine(day, time.max if end else time.min, tzinfo=tz)
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)
+    except ValueError:
+        raise _bad(name, "Must be a date (YYYY-MM-DD) or an ISO 8601 timestamp.") from None
+    moment = moment.astimezone(timezone.utc)
+    if end:
+        moment = moment.replace(microsecond=0)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def list_query(filters=None, sort_fields=(), q_fields=(), default_sort=(("id", False),), dated=False):
+    """?limit, ?offset, ?sort, ?q, documented filters and since/until, as a storage Query.
+
+    filters: name -> converter(raw string) returning the value to match (raise ValueError if bad).
+    """
+    query = Query(limit=_int_arg("limit", 50, 1, MAX_LIMIT), offset=_int_arg("offset", 0, 0))
+    for name, convert in (filters or {}).items():
+        raw = request.args.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            query.filters[name] = convert(raw)
+        except ValueError as exc:
+            raise _bad(name, str(exc) or "Not a valid value.") from None
+    sort = request.args.get("sort")
+    if sort:
+        for part in sort.split(","):
+            part = part.strip()
+            desc = part.startswith("-")
+            fname = part.lstrip("-+")
+            if fname not in sort_fields:
+                raise _bad("sort", f"Cannot sort by {fname!r}; use one of: {', '.join(sort_fields)}.")
+            query.sort.append((fname, desc))
+    else:
+        query.sort = list(default_sort)
+    q = request.args.get("q")
+    if q:
+        query.q, query.q_fields = q, tuple(q_fields)
+    if dated:
+        query.since, query.until = _moment("since", end=False), _moment("until", end=True)
+    return query
+
+
+def choice(*allowed):
+    def convert(raw):
+        if raw not in allowed:
+            raise ValueError(f"Must be one of: {', '.join(allowed)}.")
+        return raw
+    return convert
+
+
+def boolean(raw):
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValueError("Must be true or false.")
+
+
+def text(raw):
+    return raw
+
+
+def page_response(items, total, query):
+    """The list envelope and a Link header with rel=next / rel=prev."""
+    links = []
+    args = request.args.to_dict()
+    base = request.base_url
+    if query.offset + query.limit < total:
+        args.update(limit=query.limit, offset=query.offset + query.limit)
+        links.append(f'<{base}?{urlencode(args)}>; rel="next"')
+    if query.offset > 0:
+        args.update(limit=query.limit, offset=max(query.offset - query.limit, 0))
+        links.append(f'<{base}?{urlencode(args)}>; rel="prev"')
+    headers = {"Link": ", ".join(links)} if links else {}
+    return json_response({"items": items, "total": total, "limit": query.limit,
+                          "offset": query.offset}, headers=headers)
+
+
+# ---- idempotent creates ----------------------------------------------------
+
+def idempotent_create(endpoint, body, run):
+    """Run `run(uow) -> (status, payload, headers)` in one unit of work; with an Idempotency-Key,
+    the same key and body replays the first success, stored in that same unit of work."""
+    key = request.headers.get("Idempotency-Key")
+    user_id = g.user["id"]
+    if key is not None:
+        idempotency.check_key(key)
+    with unit_of_work() as uow:
+        if key is not None:
+            remembered = idempotency.recall(uow, user_id, endpoint, key, body)
+            if remembered is not None:
+                status, payload, headers = remembered
+                headers = dict(headers)
+                headers["Idempotent-Replayed"] = "true"
+                return json_response(payload, status, headers)
+        status, payload, headers = run(uow)
+        payload = json.loads(json.dumps(payload, cls=_Encoder))
+        if key is not None:
+            idempotency.remember(uow, user_id, endpoint, key, body, status, payload, headers)
+        uow.commit()
+    if "version" in payload:
+        headers = {**headers, "ETag": f'"{payload["version"]}"'}
+    return json_response(payload, status, headers)

@@ -1,0 +1,60 @@
+"""Delivery routes: create, list, move along the delivery machine."""
+from flask import Blueprint, current_app, g, url_for
+
+from schemas.deliveries import DeliveryCreateSchema, DeliveryStatusSchema, STATUSES
+from ..auth import requires
+from ..services import deliveries
+from .common import (choice, idempotent_create, list_query, load, page_response, raw_body, reader,
+                     record_response, text, unit_of_work)
+
+bp = Blueprint("delivery", __name__, url_prefix="/api")
+
+
+@bp.post("/deliveries")
+@requires("deliveries.write")
+def create_delivery():
+    """Create a delivery for an open order."""
+    body = raw_body()
+    data = load(DeliveryCreateSchema(), body=body)
+    config = current_app.config
+
+    def run(uow):
+        delivery = deliveries.create_delivery(uow, data, g.user["id"], config["DELIVERY_DAYS"],
+                                              config["TIMEZONE"])
+        return 201, delivery, {"Location": url_for("delivery.get_delivery",
+                                                   delivery_id=delivery["id"])}
+    return idempotent_create("deliveries.create", body, run)
+
+
+@bp.get("/deliveries")
+@requires("deliveries.read")
+def list_deliveries():
+    """List deliveries, newest first: filters status, order_id."""
+    query = list_query(filters={"status": choice(*STATUSES), "order_id": text},
+                       sort_fields=("created_at", "updated_at", "status", "estimated_date", "carrier"),
+                       q_fields=("carrier", "tracking_number"), default_sort=(("id", True),),
+                       dated=True)
+    with reader() as uow:
+        items, total = uow.deliveries.list(query)
+    return page_response(items, total, query)
+
+
+@bp.get("/deliveries/<delivery_id>")
+@requires("deliveries.read")
+def get_delivery(delivery_id):
+    """One delivery with its events."""
+    with reader() as uow:
+        delivery = deliveries.get_delivery(uow, delivery_id)
+    return record_response(delivery)
+
+
+@bp.post("/deliveries/<delivery_id>/status")
+@requires("deliveries.write")
+def advance_delivery(delivery_id):
+    """Move a delivery to its next status; its order follows."""
+    data = load(DeliveryStatusSchema())
+    with unit_of_work() as uow:
+        delivery = deliveries.advance_delivery(uow, delivery_id, data["status"], data.get("note"),
+                                               g.user["id"])
+        uow.commit()
+    return record_response(delivery)

@@ -1,0 +1,49 @@
+"""Liveness and readiness, and the served spec."""
+import json
+import os
+
+import yaml
+from flask import Blueprint, Response, current_app
+
+from ..config import PROJECT_ROOT
+from ..errors import problem
+from .common import json_response, store
+
+bp = Blueprint("health", __name__)
+SPEC_PATH = os.path.join(PROJECT_ROOT, "openapi.yaml")
+
+
+def load_spec():
+    with open(SPEC_PATH, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up."""
+    return json_response({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """The store can be read and written."""
+    try:
+        store().check()
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        current_app.logger.warning("readiness check failed: %s", exc)
+        return problem(503, "Not ready", "The store cannot be read and written right now.",
+                       "not_ready", headers={"Retry-After": "5"})
+    return json_response({"status": "ok", "storage": store().name})
+
+
+@bp.get("/openapi.yaml")
+def spec_yaml():
+    """The hand-kept OpenAPI spec."""
+    with open(SPEC_PATH, "rb") as fh:
+        return Response(fh.read(), mimetype="application/yaml")
+
+
+@bp.get("/openapi.json")
+def spec_json():
+    """The same spec as JSON."""
+    return Response(json.dumps(current_app.extensions["backroom.spec"]), mimetype="application/json")

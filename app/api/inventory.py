@@ -1,0 +1,170 @@
+"""Catalog and stock routes: products, books, adjustments, the ledger, low stock, receiving by scan."""
+from flask import Blueprint, current_app, g, url_for
+
+from schemas.products import AdjustmentSchema, ProductInSchema, ReceiveSchema, product_out
+from ..auth import can, optional_user, requires
+from ..services import catalog, stock
+from ..services.errors import Unauthorized
+from .common import (boolean, choice, idempotent_create, if_match, json_response, list_query, load,
+                     page_response, raw_body, reader, record_response, text, unit_of_work)
+
+bp = Blueprint("inventory", __name__, url_prefix="/api")
+
+PRODUCT_SORT = ("title", "sku", "price", "cost", "stock", "created_at", "updated_at", "author",
+                "category", "kind", "status", "low_stock_threshold")
+PRODUCT_SEARCH = ("title", "author", "isbn", "sku", "barcode")
+MOVEMENT_REASONS = ("opening", "sale", "order_cancelled", "received", "count", "damaged", "lost",
+                    "returned", "other")
+
+
+def _catalog_reader():
+    """Staff see every product with cost; anonymous callers see active ones without cost, if allowed."""
+    if g.user is None and not current_app.config["PUBLIC_CATALOG"]:
+        raise Unauthorized("Sign in to read the catalog.")
+    return can("catalog.read_all")
+
+
+def _list_products(kind=None):
+    staff = _catalog_reader()
+    query = list_query(
+        filters={"kind": choice("book", "general"), "category": text,
+                 "status": choice("active", "archived"), "low_stock": boolean},
+        sort_fields=PRODUCT_SORT, q_fields=PRODUCT_SEARCH)
+    if kind:
+        query.filters["kind"] = kind
+    if not staff:
+        wanted = query.filters.get("status", "active")
+        query.filters["status"] = "active" if wanted == "active" else "\x00hidden"
+    with reader() as uow:
+        items, total = uow.products.list(query)
+    return page_response([product_out(p, staff) for p in items], total, query)
+
+
+def _one_product(product_id, kind=None):
+    staff = _catalog_reader()
+    with reader() as uow:
+        product = catalog.get_product(uow, product_id, include_archived=staff, kind=kind)
+    return record_response(product_out(product, staff))
+
+
+@bp.get("/products")
+@optional_user
+def list_products():
+    """List products: filters kind, category, status, low_stock; q over title, author, isbn, sku, barcode."""
+    return _list_products()
+
+
+@bp.post("/products")
+@requires("catalog.write")
+def create_product():
+    """Create a product with its opening stock."""
+    data = load(ProductInSchema())
+    with unit_of_work() as uow:
+        product = catalog.create_product(uow, data, g.user["id"])
+        uow.commit()
+    return record_response(product, 201,
+                           {"Location": url_for("inventory.get_product", product_id=product["id"])})
+
+
+@bp.get("/products/<product_id>")
+@optional_user
+def get_product(product_id):
+    """One product (an archived one is 404 to anonymous callers)."""
+    return _one_product(product_id)
+
+
+@bp.put("/products/<product_id>")
+@requires("catalog.write")
+def replace_product(product_id):
+    """Replace a product's writable fields."""
+    data = load(ProductInSchema())
+    with unit_of_work() as uow:
+        product = catalog.update_product(uow, product_id, data, if_match(), replace=True)
+        uow.commit()
+    return record_response(product)
+
+
+@bp.patch("/products/<product_id>")
+@requires("catalog.write")
+def update_product(product_id):
+    """Change some of a product's fields."""
+    data = load(ProductInSchema(), partial=True)
+    with unit_of_work() as uow:
+        product = catalog.update_product(uow, product_id, data, if_match())
+        uow.commit()
+    return record_response(product)
+
+
+@bp.delete("/products/<product_id>")
+@requires("catalog.write")
+def archive_product(product_id):
+    """Archive a product; its history stays."""
+    with unit_of_work() as uow:
+        product = catalog.archive_product(uow, product_id, if_match())
+        uow.commit()
+    return record_response(product)
+
+
+@bp.get("/books")
+@optional_user
+def list_books():
+    """List products whose kind is book."""
+    return _list_products(kind="book")
+
+
+@bp.get("/books/<product_id>")
+@optional_user
+def get_book(product_id):
+    """One book (a product of another kind is 404 here)."""
+    return _one_product(product_id, kind="book")
+
+
+@bp.post("/products/<product_id>/adjustments")
+@requires("stock.write")
+def adjust_stock(product_id):
+    """Correct stock by a signed delta with a reason; writes one movement."""
+    data = load(AdjustmentSchema())
+    with unit_of_work() as uow:
+        movement = stock.adjust_stock(uow, product_id, data["delta"], data["reason"],
+                                      data.get("note"), data.get("ref"), g.user["id"])
+        uow.commit()
+    return json_response(movement, 201)
+
+
+@bp.get("/stock-movements")
+@requires("catalog.read_all")
+def list_movements():
+    """The stock ledger: filters product_id, reason, since, until; newest first."""
+    query = list_query(filters={"product_id": text, "reason": choice(*MOVEMENT_REASONS)},
+                       sort_fields=("created_at", "delta", "stock_after", "reason"),
+                       q_fields=("note", "ref"), default_sort=(("id", True),), dated=True)
+    with reader() as uow:
+        items, total = uow.movements.list(query)
+    return page_response(items, total, query)
+
+
+@bp.get("/inventory/low-stock")
+@requires("catalog.read_all")
+def low_stock():
+    """Active products at or below their low-stock threshold."""
+    query = list_query(filters={"kind": choice("book", "general"), "category": text},
+                       sort_fields=PRODUCT_SORT, q_fields=PRODUCT_SEARCH,
+                       default_sort=(("stock", False), ("title", False)))
+    query.filters.update(status="active", low_stock=True)
+    with reader() as uow:
+        items, total = uow.products.list(query)
+    return page_response(items, total, query)
+
+
+@bp.post("/inventory/receive")
+@requires("stock.write")
+def receive_stock():
+    """Goods in by scanning: a `received` movement on the product a barcode, ISBN or SKU names."""
+    body = raw_body()
+    data = load(ReceiveSchema(), body=body)
+
+    def run(uow):
+        movement = stock.receive_stock(uow, data["code"], data["quantity"], data.get("note"),
+                                       g.user["id"])
+        return 201, movement, {}
+    return idempotent_create("inventory.receive", body, run)

@@ -1,0 +1,122 @@
+"""Bearer tokens (itsdangerous, a salt per kind), the current user, and the role table as a decorator."""
+from functools import wraps
+
+from flask import current_app, g, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .services import users as user_service
+from .services.errors import Forbidden, Unauthorized
+
+ALL_STAFF = {"admin", "manager", "clerk", "viewer"}
+
+# who may do what (contract section 3)
+PERMISSIONS = {
+    "catalog.read_all": ALL_STAFF,
+    "catalog.write": {"admin", "manager"},
+    "stock.write": {"admin", "manager"},
+    "orders.read": ALL_STAFF,
+    "orders.write": {"admin", "manager", "clerk"},
+    "orders.refund": {"admin", "manager"},
+    "deliveries.read": ALL_STAFF,
+    "deliveries.write": {"admin", "manager", "clerk"},
+    "barcodes.scan": ALL_STAFF,
+    "users.manage": {"admin"},
+    "signed_in": ALL_STAFF,
+}
+
+
+class Tokens:
+    """Signs and reads access and refresh tokens; each names a session, which logout revokes."""
+
+    def __init__(self, secret, access_ttl, refresh_ttl):
+        self.access = URLSafeTimedSerializer(secret, salt="backroom.access")
+        self.refresh = URLSafeTimedSerializer(secret, salt="backroom.refresh")
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+
+    def issue(self, session, user):
+        return {
+            "access_token": self.access.dumps({"sid": session["id"], "uid": user["id"]}),
+            "refresh_token": self.refresh.dumps(
+                {"sid": session["id"], "uid": user["id"], "rid": session["refresh_id"]}),
+            "token_type": "Bearer",
+            "expires_in": self.access_ttl,
+        }
+
+    def _read(self, serializer, token, ttl, kind):
+        if not isinstance(token, str) or not token:
+            raise Unauthorized(f"A {kind} token is required.")
+        try:
+            claims = serializer.loads(token, max_age=ttl)
+        except SignatureExpired:
+            raise Unauthorized(f"The {kind} token has expired.") from None
+        except BadSignature:
+            raise Unauthorized(f"The {kind} token is not valid.") from None
+        if not isinstance(claims, dict) or "sid" not in claims:
+            raise Unauthorized(f"The {kind} token is not valid.")
+        return claims
+
+    def read_access(self, token):
+        return self._read(self.access, token, self.access_ttl, "access")
+
+    def read_refresh(self, token):
+        return self._read(self.refresh, token, self.refresh_ttl, "refresh")
+
+
+def tokens():
+    return current_app.extensions["backroom.tokens"]
+
+
+def store():
+    return current_app.extensions["backroom.store"]
+
+
+def bearer_token():
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def load_user(required):
+    """Set g.user and g.session from the bearer token; anonymous when absent and not required."""
+    if "user" in g:
+        return g.user
+    token = bearer_token()
+    g.user, g.session = None, None
+    if token is None:
+        if required:
+            raise Unauthorized("Sign in and send 'Authorization: Bearer <access_token>'.")
+        return None
+    claims = tokens().read_access(token)
+    with store().reader() as uow:
+        g.session, g.user = user_service.active_session(uow, claims["sid"], claims.get("uid"))
+    return g.user
+
+
+def can(permission, user=None):
+    user = user if user is not None else g.get("user")
+    return user is not None and user["role"] in PERMISSIONS[permission]
+
+
+def requires(permission):
+    """The route needs a signed-in user whose role holds this permission."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = load_user(required=True)
+            if user["role"] not in PERMISSIONS[permission]:
+                raise Forbidden(f"The {user['role']} role may not do this.")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def optional_user(view):
+    """The route serves anonymous callers too; a token, when sent, must be valid."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        load_user(required=False)
+        return view(*args, **kwargs)
+    return wrapper

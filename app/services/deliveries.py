@@ -1,0 +1,104 @@
+"""Deliveries: one active delivery per order, its event history, and the delivery state machine."""
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from ..storage.base import new_id, timestamp
+from . import orders as order_service
+from .errors import (DeliveryExists, InvalidTransition, NotFound, OrderNotDeliverable,
+                     ValidationFailed)
+
+STATUSES = ("pending", "in_transit", "out_for_delivery", "delivered", "failed", "cancelled")
+TRANSITIONS = {
+    "pending": ("in_transit", "failed", "cancelled"),
+    "in_transit": ("out_for_delivery", "delivered", "failed"),
+    "out_for_delivery": ("delivered", "failed"),
+    "failed": ("in_transit",),
+    "delivered": (),
+    "cancelled": (),
+}
+INACTIVE = ("failed", "cancelled")
+UNDELIVERABLE = ("cancelled", "completed", "delivered")
+
+
+def get_delivery(uow, delivery_id):
+    delivery = uow.deliveries.get(delivery_id)
+    if delivery is None:
+        raise NotFound("No delivery with this id.")
+    return delivery
+
+
+def add_working_days(start: date, days: int) -> date:
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+def default_estimate(order, delivery_days, tz_name):
+    created = datetime.strptime(order["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    local_day = created.astimezone(ZoneInfo(tz_name)).date()
+    return add_working_days(local_day, delivery_days).isoformat()
+
+
+def _active_for_order(uow, order_id, except_id=None):
+    return [d for d in uow.deliveries.for_order(order_id)
+            if d["status"] not in INACTIVE and d["id"] != except_id]
+
+
+def _event(status, note, user_id):
+    return {"status": status, "at": timestamp(), "note": note, "user_id": user_id}
+
+
+def create_delivery(uow, data, user_id, delivery_days=3, tz_name="UTC"):
+    """A delivery for an open order that has no other active delivery."""
+    order = uow.orders.get(data["order_id"])
+    if order is None:
+        raise ValidationFailed("No order with this id.", errors={"order_id": ["Unknown order."]})
+    if order["status"] in UNDELIVERABLE:
+        raise OrderNotDeliverable(f"The order is {order['status']}; it cannot be delivered.")
+    if _active_for_order(uow, order["id"]):
+        raise DeliveryExists("This order already has a delivery that is not cancelled or failed.")
+    estimated = data.get("estimated_date")
+    delivery = {
+        "id": new_id(), "order_id": order["id"], "status": "pending",
+        "address": data["address"], "carrier": data.get("carrier"),
+        "tracking_number": data.get("tracking_number"),
+        "estimated_date": estimated.isoformat() if estimated else default_estimate(
+            order, delivery_days, tz_name),
+        "events": [_event("pending", data.get("note"), user_id)],
+        "created_by": user_id,
+    }
+    uow.deliveries.add(delivery)
+    return delivery
+
+
+def advance_delivery(uow, delivery_id, status, note=None, user_id=None):
+    """Move a delivery along its machine; its order follows in the same unit of work."""
+    delivery = get_delivery(uow, delivery_id)
+    current = delivery["status"]
+    if status not in TRANSITIONS[current]:
+        raise InvalidTransition(f"A delivery that is {current} cannot become {status}.")
+    if current == "failed" and status == "in_transit" and _active_for_order(
+            uow, delivery["order_id"], except_id=delivery["id"]):
+        raise DeliveryExists("The order has another active delivery; this one cannot be retried.")
+    if status == "in_transit":
+        order_service.ship_order(uow, delivery["order_id"])
+    elif status == "delivered":
+        order_service.deliver_order(uow, delivery["order_id"])
+    elif status in INACTIVE:
+        order_service.unship_order(uow, delivery["order_id"])
+    delivery["status"] = status
+    delivery["events"].append(_event(status, note, user_id))
+    return uow.deliveries.update(delivery)
+
+
+def cancel_pending_deliveries(uow, order_id, note, user_id):
+    """The order was closed in the shop: its deliveries that never left are cancelled."""
+    for delivery in _active_for_order(uow, order_id):
+        if delivery["status"] == "pending":
+            delivery["status"] = "cancelled"
+            delivery["events"].append(_event("cancelled", note, user_id))
+            uow.deliveries.update(delivery)

@@ -1,0 +1,121 @@
+"""Named domain errors raised by services and storage; app/errors.py turns them into HTTP."""
+
+
+class DomainError(Exception):
+    """Base of every error the rules can raise; `code` is the stable machine word."""
+
+    code = "error"
+    title = "Error"
+
+    def __init__(self, detail=None, errors=None, **extra):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    title = "Validation failed"
+
+
+class PaymentAmountMismatch(DomainError):
+    code = "payment_amount_mismatch"
+    title = "Payment amount does not match the order total"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    title = "Not found"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+    title = "Insufficient stock"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    title = "Invalid transition"
+
+
+class DuplicateValue(Conflict):
+    """A unique field (SKU, barcode, username) is already taken."""
+
+    title = "Duplicate value"
+
+    def __init__(self, field, detail=None):
+        super().__init__(detail or f"Another record already has this {field}.",
+                         errors={field: ["Already in use."]})
+        self.field = field
+        self.code = {"sku": "duplicate_sku", "barcode": "duplicate_barcode",
+                     "username": "duplicate_username", "isbn": "duplicate_isbn"}.get(field, "duplicate_value")
+
+
+class LastAdmin(Conflict):
+    code = "last_admin"
+    title = "The last active admin must stay"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+    title = "Idempotency key reused with another body"
+
+
+class OrderNotDeliverable(Conflict):
+    code = "order_not_deliverable"
+    title = "Order cannot be delivered"
+
+
+class DeliveryExists(Conflict):
+    code = "delivery_exists"
+    title = "Order already has an active delivery"
+
+
+class BarcodeExists(Conflict):
+    code = "barcode_exists"
+    title = "Product already has a barcode"
+
+
+class PreconditionFailed(DomainError):
+    code = "precondition_failed"
+    title = "Precondition failed"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, retry_after, detail=None):
+        super().__init__(detail or "Too many attempts; try again later.")
+        self.retry_after = max(1, int(retry_after))
+
+
+class StorageBusy(DomainError):
+    code = "storage_busy"
+    title = "Storage busy"
+
+
+class ImageTooLarge(DomainError):
+    code = "image_too_large"
+    title = "Image too large"
+
+
+class NotAnImage(ValidationFailed):
+    code = "invalid_image"
+    title = "Not an image"

@@ -1,0 +1,78 @@
+"""The storage protocol every backend implements: records, queries, repositories, units of work."""
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+COLLECTIONS = (
+    "users", "sessions", "login_attempts", "products", "stock_movements",
+    "orders", "deliveries", "idempotency", "counters",
+)
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+_last = [0, 0]
+
+
+def new_id():
+    """A 26-character URL-safe id that sorts by creation time (monotonic ULID layout)."""
+    millis = int(time.time() * 1000)
+    if millis <= _last[0]:
+        millis, rand = _last[0], _last[1] + 1
+    else:
+        rand = int.from_bytes(os.urandom(10), "big") >> 1
+    _last[0], _last[1] = millis, rand
+    value = (millis << 80) | (rand & ((1 << 80) - 1))
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def timestamp(moment=None):
+    """ISO 8601 UTC with a Z, to the second: the one shape every stored timestamp has."""
+    moment = moment or utcnow()
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Query:
+    """What a list endpoint asks of a repository; every backend answers it the same way.
+
+    filters: field -> value (equality; a list means "any of"); special keys are
+    documented by each repository (e.g. products' `low_stock`).
+    q: case-insensitive substring over `q_fields`.
+    since/until: inclusive bounds on `created_at`, as ISO timestamps.
+    sort: [(field, descending)], ties broken by id (creation order).
+    """
+
+    filters: dict = field(default_factory=dict)
+    q: str | None = None
+    q_fields: tuple = ()
+    since: str | None = None
+    until: str | None = None
+    sort: list = field(default_factory=list)
+    limit: int = 50
+    offset: int = 0
+
+
+class StoreError(Exception):
+    """A backend failed in a way the client cannot fix (lock timeout, lost connection)."""
+
+
+class LockTimeout(StoreError):
+    pass
+
+
+class UniqueViolation(Exception):
+    """A unique field (sku, barcode, username) is taken; `field` names it."""
+
+    def __init__(self, field):
+        super().__init__(field)
+        self.field = field

@@ -1,0 +1,190 @@
+"""An in-memory store: the tables, indexes and transactions the JSON backend persists, and the fake for unit tests."""
+import threading
+from contextlib import contextmanager
+
+from .base import COLLECTIONS, LockTimeout, UniqueViolation
+from . import repositories
+
+
+def product_code_key(value):
+    """Products' barcode index key: UPC-A and its EAN-13 form (leading 0) are one code."""
+    if not value:
+        return None
+    value = str(value).strip()
+    if len(value) == 12 and value.isdigit():
+        return "0" + value
+    return value
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) and value else None
+
+
+# collection -> field -> key function; a record's key must be unique in its collection
+UNIQUE = {
+    "products": {"sku": _lower, "barcode": product_code_key, "isbn": lambda v: v or None},
+    "users": {"username": _lower},
+}
+# collection -> field: non-unique look-ups kept as ordered id lists
+INDEXED = {
+    "stock_movements": ("product_id",),
+    "deliveries": ("order_id",),
+    "sessions": ("user_id",),
+}
+
+
+class Tables:
+    """Committed state: records per collection plus their indexes."""
+
+    def __init__(self):
+        self.records = {name: {} for name in COLLECTIONS}
+        self.unique = {c: {f: {} for f in fields} for c, fields in UNIQUE.items()}
+        self.indexed = {c: {f: {} for f in fields} for c, fields in INDEXED.items()}
+        self.tx = 0
+
+    def apply(self, collection, record_id, record):
+        table = self.records[collection]
+        old = table.get(record_id)
+        for fname, keyf in UNIQUE.get(collection, {}).items():
+            index = self.unique[collection][fname]
+            if old is not None:
+                key = keyf(old.get(fname))
+                if key is not None and index.get(key) == record_id:
+                    del index[key]
+            if record is not None:
+                key = keyf(record.get(fname))
+                if key is not None:
+                    index[key] = record_id
+        for fname in INDEXED.get(collection, ()):
+            index = self.indexed[collection][fname]
+            old_value = old.get(fname) if old is not None else None
+            new_value = record.get(fname) if record is not None else None
+            if old is not None and old_value != new_value:
+                ids = index.get(old_value)
+                if ids and record_id in ids:
+                    ids.remove(record_id)
+            if record is not None and (old is None or old_value != new_value):
+                index.setdefault(new_value, []).append(record_id)
+        if record is None:
+            table.pop(record_id, None)
+        else:
+            table[record_id] = record
+
+
+class Transaction:
+    """Reads see committed state plus this transaction's own writes; writes stay staged until commit."""
+
+    def __init__(self, tables):
+        self.tables = tables
+        self.writes = {}  # (collection, id) -> record or None, in order
+
+    def get(self, collection, record_id):
+        key = (collection, record_id)
+        if key in self.writes:
+            return self.writes[key]
+        return self.tables.records[collection].get(record_id)
+
+    def find_unique(self, collection, fname, value):
+        keyf = UNIQUE[collection][fname]
+        key = keyf(value)
+        if key is None:
+            return None
+        for (coll, rid), rec in reversed(list(self.writes.items())):
+            if coll == collection and rec is not None and keyf(rec.get(fname)) == key:
+                return rec
+        rid = self.tables.unique[collection][fname].get(key)
+        if rid is None:
+            return None
+        rec = self.get(collection, rid)
+        if rec is not None and keyf(rec.get(fname)) == key:
+            return rec
+        return None
+
+    def find_indexed(self, collection, fname, value):
+        ids = list(self.tables.indexed[collection][fname].get(value, ()))
+        seen = set(ids)
+        for (coll, rid), rec in self.writes.items():
+            if coll == collection and rid not in seen and rec is not None:
+                ids.append(rid)
+                seen.add(rid)
+        out = []
+        for rid in ids:
+            rec = self.get(collection, rid)
+            if rec is not None and rec.get(fname) == value:
+                out.append(rec)
+        return out
+
+    def scan(self, collection):
+        """Every record, in creation order (ids sort by creation time)."""
+        table = self.tables.records[collection]
+        if not any(c == collection for c, _ in self.writes):
+            return table.values()
+        merged = dict(table)
+        for (coll, rid), rec in self.writes.items():
+            if coll != collection:
+                continue
+            if rec is None:
+                merged.pop(rid, None)
+            else:
+                merged[rid] = rec
+        return merged.values()
+
+    def count(self, collection):
+        return len(self.scan(collection))
+
+    def put(self, collection, record):
+        for fname, keyf in UNIQUE.get(collection, {}).items():
+            key = keyf(record.get(fname))
+            if key is None:
+                continue
+            other = self.find_unique(collection, fname, record.get(fname))
+            if other is not None and other["id"] != record["id"]:
+                raise UniqueViolation(fname)
+        self.writes[(collection, record["id"])] = record
+
+    def delete(self, collection, record_id):
+        self.writes[(collection, record_id)] = None
+
+    def ops(self):
+        return [[c, rid, rec] for (c, rid), rec in self.writes.items()]
+
+
+class MemoryStore:
+    """The store without files: one process, a thread lock. Used by unit tests."""
+
+    name = "memory"
+
+    def __init__(self):
+        self.tables = Tables()
+        self._lock = threading.RLock()
+
+    def unit_of_work(self):
+        return repositories.UnitOfWork(self)
+
+    def reader(self):
+        return repositories.UnitOfWork(self, readonly=True)
+
+    @contextmanager
+    def transaction(self):
+        if not self._lock.acquire(timeout=10):
+            raise LockTimeout("store lock timed out")
+        try:
+            yield Transaction(self.tables)
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def snapshot(self):
+        yield Transaction(self.tables)
+
+    def commit(self, tx):
+        for collection, record_id, record in tx.ops():
+            self.tables.apply(collection, record_id, record)
+        self.tables.tx += 1
+        tx.writes = {}
+
+    def check(self):
+        return True
+
+    def close(self):
+        pass

@@ -1,0 +1,63 @@
+"""Orders: the create body (and its seed-compatible form), payment and cancel requests."""
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from .common import InputSchema, Money, StrictInteger
+
+PAYMENT_METHODS = ("cash", "card", "transfer", "other")
+ORDER_STATUSES = ("pending", "paid", "completed", "shipped", "delivered", "cancelled")
+PAYMENT_STATUSES = ("unpaid", "paid", "refunded")
+
+
+class OrderLineSchema(InputSchema):
+    product_id = fields.String(validate=validate.Length(min=1, max=64))
+    barcode = fields.String(validate=validate.Length(min=1, max=100))
+    quantity = StrictInteger(required=True, validate=validate.Range(min=1, max=100_000))
+
+    @validates_schema
+    def one_reference(self, data, **kwargs):
+        if ("product_id" in data) == ("barcode" in data):
+            raise ValidationError("Name the product by product_id or by barcode (one of them).",
+                                  "product_id")
+
+
+class BookLineSchema(InputSchema):
+    book_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    quantity = StrictInteger(required=True, validate=validate.Range(min=1, max=100_000))
+
+
+class CustomerSchema(InputSchema):
+    name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    email = fields.Email(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=50))
+
+
+class PaymentSchema(InputSchema):
+    method = fields.String(required=True, validate=validate.OneOf(PAYMENT_METHODS))
+    amount = Money(required=True)
+    reference = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class OrderCreateSchema(InputSchema):
+    items = fields.List(fields.Nested(OrderLineSchema), validate=validate.Length(min=1, max=500))
+    books = fields.List(fields.Nested(BookLineSchema), validate=validate.Length(min=1, max=500))
+    customer = fields.Nested(CustomerSchema, allow_none=True)
+    customer_id = fields.String(allow_none=True, validate=validate.Length(max=100))
+    payment = fields.Nested(PaymentSchema, allow_none=True)
+    notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+    @validates_schema
+    def has_lines(self, data, **kwargs):
+        if ("items" in data) == ("books" in data):
+            raise ValidationError("Send the lines as `items` (or, in the seed form, `books`).", "items")
+
+    @post_load
+    def seed_form(self, data, **kwargs):
+        """`books: [{book_id, quantity}]` means the same as `items: [{product_id, quantity}]`."""
+        if "books" in data:
+            data["items"] = [{"product_id": b["book_id"], "quantity": b["quantity"]}
+                             for b in data.pop("books")]
+        return data
+
+
+class CancelSchema(InputSchema):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=1000))

@@ -1,0 +1,94 @@
+"""Demo data for a new shop: books and other products, orders, deliveries, and one user per role."""
+import secrets
+import sys
+
+from app.services import catalog, deliveries, orders, users
+from app.services.codes import ean_check_digit
+
+ROLE_USERS = ("admin", "manager", "clerk", "viewer")
+
+
+def _isbn(body12):
+    return body12 + ean_check_digit(body12)
+
+
+BOOKS = [
+    ("BK-AUSTEN-PP", "Pride and Prejudice", "Jane Austen", "978014143951", "9.99", "4.10", 14, "classics"),
+    ("BK-ORWELL-1984", "Nineteen Eighty-Four", "George Orwell", "978014118776", "10.99", "4.80", 9, "classics"),
+    ("BK-SHELLEY-FR", "Frankenstein", "Mary Shelley", "978014143947", "8.99", "3.60", 3, "classics"),
+    ("BK-TOLKIEN-HOB", "The Hobbit", "J. R. R. Tolkien", "978026110221", "12.99", "6.20", 20, "fantasy"),
+    ("BK-LEGUIN-EARTH", "A Wizard of Earthsea", "Ursula K. Le Guin", "978014130479", "9.50", "4.40", 6, "fantasy"),
+    ("BK-ADAMS-HHGG", "The Hitchhiker's Guide to the Galaxy", "Douglas Adams", "978033025864", "8.50", "3.90", 11, "science fiction"),
+    ("BK-HERBERT-DUNE", "Dune", "Frank Herbert", "978034101344", "11.99", "5.50", 2, "science fiction"),
+    ("BK-WOOLF-DALL", "Mrs Dalloway", "Virginia Woolf", "978014118249", "9.99", "4.20", 7, "classics"),
+]
+GENERAL = [
+    ("GEN-TOTE-CANVAS", "Canvas tote bag", None, "14.00", "5.00", 25, "merchandise"),
+    ("GEN-BOOKMARK-BR", "Brass bookmark", None, "4.50", "1.20", 40, "gifts"),
+    ("GEN-MUG-READ", "\"Just one more chapter\" mug", "4006381333931", "11.50", "4.75", 4, "gifts"),
+    ("GEN-NOTEBOOK-A5", "A5 dotted notebook", None, "7.25", "2.80", 30, "stationery"),
+    ("GEN-GIFTCARD-25", "Gift card 25", None, "25.00", None, 100, "gift cards"),
+]
+
+
+def seed(store, config, out=sys.stderr):
+    """Seed only an empty catalog, in one unit of work; existing usernames are left alone."""
+    created = []
+    with store.unit_of_work() as uow:
+        if uow.products.count() > 0:
+            return []
+        for role in ROLE_USERS:
+            if uow.users.find_by_username(role) is None:
+                password = secrets.token_urlsafe(9)
+                users.create_user(uow, {"username": role, "password": password, "role": role,
+                                        "email": f"{role}@backroom.example"})
+                created.append((role, password))
+        staff = uow.users.find_by_username("manager") or uow.users.find_by_username("admin")
+        staff_id = staff["id"] if staff else None
+        products = []
+        for sku, title, author, body, price, cost, qty, category in BOOKS:
+            products.append(catalog.create_product(uow, {
+                "sku": sku, "title": title, "kind": "book", "author": author, "isbn": _isbn(body),
+                "price": price, "cost": cost, "stock": qty, "category": category,
+                "low_stock_threshold": 3}, staff_id))
+        for sku, title, barcode, price, cost, qty, category in GENERAL:
+            products.append(catalog.create_product(uow, {
+                "sku": sku, "title": title, "kind": "general", "barcode": barcode, "price": price,
+                "cost": cost, "stock": qty, "category": category}, staff_id))
+        currency = config["CURRENCY"]
+        first = orders.place_order(uow, {"items": [{"product_id": products[0]["id"], "quantity": 1},
+                                                   {"product_id": products[8]["id"], "quantity": 1}],
+                                         "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
+                                         "payment": {"method": "card", "amount": "23.99"}},
+                                   staff_id, currency)
+        orders.complete_order(uow, first["id"], staff_id)
+        second = orders.place_order(uow, {"items": [{"product_id": products[3]["id"], "quantity": 2}],
+                                          "customer": {"name": "Bilbo Baggins", "email": "bilbo@example.com"}},
+                                    staff_id, currency)
+        shipped = orders.place_order(uow, {"items": [{"product_id": products[1]["id"], "quantity": 1}],
+                                           "customer": {"name": "Winston Smith", "email": "winston@example.com"},
+                                           "payment": {"method": "transfer", "amount": "10.99"}},
+                                     staff_id, currency)
+        delivery = deliveries.create_delivery(uow, {
+            "order_id": shipped["id"], "carrier": "PostNL", "tracking_number": "3SABCD1234567",
+            "address": {"name": "Winston Smith", "line1": "101 Victory Mansions", "city": "London",
+                        "postal_code": "EC1A 1AA", "country": "GB"}},
+            staff_id, config["DELIVERY_DAYS"], config["TIMEZONE"])
+        deliveries.advance_delivery(uow, delivery["id"], "in_transit", "handed to the carrier", staff_id)
+        done = orders.place_order(uow, {"items": [{"product_id": products[5]["id"], "quantity": 1}],
+                                        "customer": {"name": "Arthur Dent", "email": "arthur@example.com"},
+                                        "payment": {"method": "cash", "amount": "8.50"}},
+                                  staff_id, currency)
+        delivered = deliveries.create_delivery(uow, {"order_id": done["id"],
+                                                     "address": "42 Cottington Close, Cottington"},
+                                               staff_id, config["DELIVERY_DAYS"], config["TIMEZONE"])
+        deliveries.advance_delivery(uow, delivered["id"], "in_transit", None, staff_id)
+        deliveries.advance_delivery(uow, delivered["id"], "delivered", "left with a neighbour", staff_id)
+        uow.commit()
+    print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products, 4 orders (#{second['number']} "
+          "is pending), 2 deliveries", file=out)
+    if created:
+        print("demo users (passwords are shown only this once):", file=out)
+        for role, password in created:
+            print(f"    {role:8} {password}", file=out)
+    return created
