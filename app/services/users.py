@@ -132,7 +132,7 @@ def start_session(uow, user, username=None, address=None):
     if username is not None:
         attempt = uow.login_attempts.get(_attempt_id(username, address))
         if attempt is not None:
-            uow.tx.delete("login_attempts", attempt["id"])
+            uow.login_attempts.delete(attempt["id"])
     session = {"id": new_id(), "user_id": user["id"], "refresh_id": new_id(), "revoked": False}
     uow.sessions.add(session)
     return session

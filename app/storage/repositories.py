@@ -197,6 +197,9 @@ class LoginAttemptRepository(Repository):
         self.tx.put(self.collection, clone(record))
         return record
 
+    def delete(self, record_id):
+        self.tx.delete(self.collection, record_id)
+
 
 class IdempotencyRepository(Repository):
     collection = "idempotency"
