@@ -33,7 +33,7 @@ class AdjustmentSchema(InputSchema):
 
 class ReceiveSchema(InputSchema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    quantity = StrictInteger(required=True, validate=validate.Range(min=1, max=1_000_000))
+    quantity = StrictInteger(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 

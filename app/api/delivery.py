@@ -32,7 +32,7 @@ def list_deliveries():
     """List deliveries, newest first: filters status, order_id."""
     query = list_query(filters={"status": choice(*STATUSES), "order_id": text},
                        sort_fields=("created_at", "updated_at", "status", "estimated_date", "carrier"),
-                       q_fields=("carrier", "tracking_number"), default_sort=(("id", True),),
+                       q_fields=("carrier", "tracking_number", "address", "address.name", "address.line1", "address.city", "address.postal_code"), default_sort=(("id", True),),
                        dated=True)
     with reader() as uow:
         items, total = uow.deliveries.list(query)

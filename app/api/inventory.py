@@ -29,7 +29,7 @@ def _list_products(kind=None):
     query = list_query(
         filters={"kind": choice("book", "general"), "category": text,
                  "status": choice("active", "archived"), "low_stock": boolean},
-        sort_fields=PRODUCT_SORT, q_fields=PRODUCT_SEARCH)
+        sort_fields=PRODUCT_SORT, q_fields=PRODUCT_SEARCH, default_sort=(("id", True),))
     if kind:
         query.filters["kind"] = kind
     if not staff:

@@ -16,7 +16,7 @@ def list_users():
     """List staff accounts: filters role, active; q over username and email."""
     query = list_query(filters={"role": choice(*ROLES), "active": boolean},
                        sort_fields=("username", "role", "created_at", "updated_at"),
-                       q_fields=("username", "email"))
+                       q_fields=("username", "email"), default_sort=(("id", True),))
     with reader() as uow:
         items, total = uow.users.list(query)
     return page_response([user_out(u) for u in items], total, query)
