@@ -13,9 +13,23 @@ bp = Blueprint("health", __name__)
 SPEC_PATH = os.path.join(PROJECT_ROOT, "openapi.yaml")
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_spec_cache = {}
+
+
 def load_spec():
-    with open(SPEC_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """The parsed spec, a fresh copy per app; parsed again only when the file changes.
+
+    Parsing 4,000 lines of YAML in pure Python takes about a second, and every
+    create_app() (each test, each worker) needs the spec.
+    """
+    info = os.stat(SPEC_PATH)
+    identity = (info.st_ino, info.st_size, info.st_mtime_ns)
+    if _spec_cache.get("identity") != identity:
+        with open(SPEC_PATH, encoding="utf-8") as fh:
+            _spec_cache["spec"] = json.dumps(yaml.load(fh, Loader=_SAFE_LOADER))
+        _spec_cache["identity"] = identity
+    return json.loads(_spec_cache["spec"])
 
 
 @bp.get("/healthz")
