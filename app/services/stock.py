@@ -46,7 +46,7 @@ def adjust_stock(uow, product_id, delta, reason, note=None, ref=None, user_id=No
         raise NotFound("No product with this id.")
     if reason not in ADJUSTMENT_REASONS:
         raise ValidationFailed(errors={"reason": [f"Must be one of: {', '.join(ADJUSTMENT_REASONS)}."]})
-    if not isinstance(delta, int) or delta == 0:
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
         raise ValidationFailed(errors={"delta": ["Must be a non-zero integer."]})
     _, movement = change_stock(uow, product_id, delta, reason, ref, note, user_id)
     return movement
@@ -69,7 +69,7 @@ def receive_stock(uow, code, quantity, note=None, user_id=None):
     product = find_by_code(uow, code)
     if product is None:
         raise NotFound(f"No product has the code {str(code).strip()!r}.")
-    if not isinstance(quantity, int) or quantity < 1:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise ValidationFailed(errors={"quantity": ["Must be a positive integer."]})
     _, movement = change_stock(uow, product["id"], quantity, "received", None, note, user_id)
     return movement
