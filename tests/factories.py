@@ -28,3 +28,38 @@ def place_order(client, headers, lines, expect=201, **fields):
     resp = client.post("/api/orders", json=body, headers=headers)
     assert resp.status_code == expect, resp.get_json()
     return resp.get_json()
+
+
+def pay(client, headers, order, expect=200, **fields):
+    body = {"method": "cash", "amount": order["total"]}
+    body.update(fields)
+    resp = client.post(f"/api/orders/{order['id']}/pay", json=body, headers=headers)
+    assert resp.status_code == expect, resp.get_json()
+    return resp.get_json()
+
+
+def create_delivery(client, headers, order, expect=201, **fields):
+    body = {"order_id": order["id"], "address": "1 High Street, Bath"}
+    body.update(fields)
+    resp = client.post("/api/deliveries", json=body, headers=headers)
+    assert resp.status_code == expect, resp.get_json()
+    return resp.get_json()
+
+
+def move_delivery(client, headers, delivery, status, expect=200, **fields):
+    resp = client.post(f"/api/deliveries/{delivery['id']}/status",
+                       json={"status": status, **fields}, headers=headers)
+    assert resp.status_code == expect, resp.get_json()
+    return resp.get_json()
+
+
+def assert_problem(resp, status, code=None):
+    """An RFC 9457 problem with this status (and stable code); returns its body."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert body["status"] == status and body["type"] == "about:blank"
+    assert body["title"] and body["detail"]
+    if code is not None:
+        assert body["code"] == code, body
+    return body
