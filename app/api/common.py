@@ -67,13 +67,14 @@ def _flatten(errors, prefix=""):
 
 
 def flatten_errors(errors):
-    """Nested marshmallow errors as field -> messages; an order line's problems stay under items.<i>."""
+    """Nested marshmallow errors as field -> messages; an order line's problems stay under items.<i>
+    (the seed form's `books` lines too, as they mean the same lines)."""
     flat = _flatten(errors)
     out = {}
     for key, messages in flat.items():
         parts = key.split(".")
-        if len(parts) > 2 and parts[0] == "items" and parts[1].isdigit():
-            line = ".".join(parts[:2])
+        if len(parts) > 2 and parts[0] in ("items", "books") and parts[1].isdigit():
+            line = f"items.{parts[1]}"
             out.setdefault(line, []).extend(f"{'.'.join(parts[2:])}: {m}" for m in messages)
         else:
             out.setdefault(key, []).extend(messages)
@@ -260,6 +261,8 @@ def idempotent_create(endpoint, body, run):
                 status, payload, headers = remembered
                 headers = dict(headers)
                 headers["Idempotent-Replayed"] = "true"
+                if "version" in payload:
+                    headers["ETag"] = f'"{payload["version"]}"'
                 return json_response(payload, status, headers)
         status, payload, headers = run(uow)
         payload = json.loads(json.dumps(payload, cls=_Encoder))

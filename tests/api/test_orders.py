@@ -70,6 +70,15 @@ def test_seed_form_with_customer_id_and_books_means_the_same(client, auth):
     assert _stock(client, auth, book) == 2
 
 
+def test_seed_form_line_errors_are_under_items_index_too(client, auth):
+    book = create_product(client, auth["manager"], kind="book", isbn="9780141439518")
+    zero = _post(client, auth["clerk"], {"books": [{"book_id": book["id"], "quantity": 1},
+                                                   {"book_id": book["id"], "quantity": 0}]})
+    assert list(assert_problem(zero, 400, "validation_error")["errors"]) == ["items.1"]
+    unknown = _post(client, auth["clerk"], {"books": [{"book_id": "nope", "quantity": 1}]})
+    assert list(assert_problem(unknown, 400, "validation_error")["errors"]) == ["items.0"]
+
+
 def test_a_line_may_name_its_product_by_barcode_isbn_or_sku(client, auth):
     book = create_product(client, auth["manager"], kind="book", isbn="9780261102217")
     mug = create_product(client, auth["manager"], sku="MUG-3", barcode="4006381333931")
@@ -302,6 +311,7 @@ def test_same_key_and_body_replays_the_first_answer_and_changes_nothing(client, 
     assert first.status_code == again.status_code == 201
     assert first.get_json() == again.get_json()
     assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["ETag"] == first.headers["ETag"] == '"1"'
     assert _stock(client, auth, product) == 3 and _order_total(client, auth) == 1
 
 
