@@ -1,5 +1,4 @@
 """Sign-in over HTTP: login, throttling, refresh rotation, logout, password change, deactivation, me."""
-from app import create_app
 from tests.conftest import PASSWORDS
 from tests.factories import assert_problem
 
@@ -142,6 +141,6 @@ def test_me_without_or_with_a_bad_token_is_401_with_www_authenticate(client):
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_an_expired_access_token_is_401(data_dir, auth):
-    app = create_app({"DATA_DIR": str(data_dir), "ACCESS_TOKEN_TTL": -1})
+def test_an_expired_access_token_is_401(app_with, auth):
+    app = app_with(ACCESS_TOKEN_TTL=-1)
     assert_problem(app.test_client().get("/api/auth/me", headers=auth["clerk"]), 401)

@@ -3,7 +3,6 @@ import re
 
 import pytest
 
-from app import create_app
 from tests.factories import (assert_problem, create_delivery, create_product, move_delivery, pay,
                              place_order)
 
@@ -35,8 +34,8 @@ def test_wrong_method_is_405_problem_with_allow(client):
     assert "GET" in resp.headers["Allow"] and "POST" in resp.headers["Allow"]
 
 
-def test_body_over_the_limit_is_413_problem(data_dir, auth):
-    client = create_app({"DATA_DIR": str(data_dir), "MAX_BODY_BYTES": 200}).test_client()
+def test_body_over_the_limit_is_413_problem(app_with, auth):
+    client = app_with(MAX_BODY_BYTES=200).test_client()
     resp = client.post("/api/products", json={"sku": "S", "title": "x" * 500, "price": "1"},
                        headers=auth["manager"])
     assert_problem(resp, 413, "payload_too_large")
@@ -60,8 +59,8 @@ def test_json_with_a_charset_or_a_json_suffix_is_accepted(client, auth, content_
     assert resp.status_code == 201
 
 
-def test_a_server_error_is_a_500_problem_without_traceback(data_dir):
-    app = create_app({"DATA_DIR": str(data_dir)})
+def test_a_server_error_is_a_500_problem_without_traceback(app_with):
+    app = app_with()
 
     @app.get("/boom")
     def boom():

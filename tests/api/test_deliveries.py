@@ -3,7 +3,6 @@ from datetime import date
 
 import pytest
 
-from app import create_app
 from tests.factories import (assert_problem, create_delivery, create_product, move_delivery, pay,
                              place_order)
 
@@ -96,8 +95,8 @@ def test_default_estimate_is_the_order_day_plus_delivery_days_working_days(clien
     assert _working_days_between(order_day, estimate) == 3
 
 
-def test_shop_delivery_days_changes_the_default_estimate(data_dir, auth):
-    client = create_app({"DATA_DIR": str(data_dir), "DELIVERY_DAYS": 10}).test_client()
+def test_shop_delivery_days_changes_the_default_estimate(app_with, auth):
+    client = app_with(DELIVERY_DAYS=10).test_client()
     order = place_order(client, auth["clerk"], [(create_product(client, auth["manager"]), 1)])
     delivery = create_delivery(client, auth["clerk"], order)
     estimate = date.fromisoformat(delivery["estimated_date"])

@@ -4,7 +4,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import create_app
 from tests.factories import assert_problem, book_body, create_product, place_order, product_body
 
 STAFF = ("admin", "manager", "clerk", "viewer")
@@ -259,8 +258,8 @@ def test_anonymous_callers_read_active_products_without_cost(client, auth):
     assert_problem(client.get("/api/inventory/low-stock"), 401)
 
 
-def test_private_catalog_refuses_anonymous_callers(data_dir, auth):
-    app = create_app({"DATA_DIR": str(data_dir), "PUBLIC_CATALOG": False})
+def test_private_catalog_refuses_anonymous_callers(app_with, auth):
+    app = app_with(PUBLIC_CATALOG=False)
     client = app.test_client()
     product = create_product(client, auth["manager"])
     for url in ("/api/products", f"/api/products/{product['id']}", "/api/books"):
@@ -402,9 +401,9 @@ def test_ledger_since_and_until_take_dates_and_timestamps_inclusively(client, au
     assert_problem(client.get("/api/stock-movements?since=yesterday", headers=auth["viewer"]), 400)
 
 
-def test_a_date_means_that_whole_day_in_the_shop_time_zone(data_dir, auth):
+def test_a_date_means_that_whole_day_in_the_shop_time_zone(app_with, auth):
     zone = "Pacific/Kiritimati"                                         # UTC+14
-    client = create_app({"DATA_DIR": str(data_dir), "TIMEZONE": zone}).test_client()
+    client = app_with(TIMEZONE=zone).test_client()
     product = create_product(client, auth["manager"], stock=1)
     moved_at = _movements(client, auth, product_id=product["id"])["items"][0]["created_at"]
     local_day = (datetime.strptime(moved_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
