@@ -6,6 +6,7 @@ import pytest
 from app.services import catalog, deliveries, orders, stock
 from app.services.errors import (Forbidden, InsufficientStock, InvalidTransition,
                                  PaymentAmountMismatch, ValidationFailed)
+from app.services.idempotency import fingerprint
 from tests.unit.builders import add_order, add_product, ledger_sum, read, run, stock_of
 
 
@@ -83,6 +84,25 @@ def test_money_is_exact(memory_store):
     assert order["items"][1]["line_total"] == "0.99"
     assert order["subtotal"] == order["total"] == "1.29"
     assert order["items"][0]["unit_price"] == "0.10"
+
+
+def test_an_order_holds_no_floats(memory_store):
+    product = add_product(memory_store, price=Decimal("19.99"), stock=10)
+    order = add_order(memory_store, [(product, 7)],
+                      payment={"method": "cash", "amount": Decimal("139.93")})
+
+    def values(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from values(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from values(v)
+        else:
+            yield value
+    stored = read(memory_store, lambda uow: uow.orders.get(order["id"]))
+    assert not any(isinstance(v, float) for v in values(stored))
+    assert stored["total"] == "139.93"
 
 
 def test_order_keeps_a_snapshot_of_each_line(memory_store):
@@ -243,3 +263,8 @@ def test_cancelling_an_order_cancels_its_pending_delivery(memory_store):
     _cancel(memory_store, order)
     kept = read(memory_store, lambda uow: uow.deliveries.get(delivery["id"]))
     assert kept["status"] == "cancelled" and kept["events"][-1]["status"] == "cancelled"
+
+
+def test_idempotency_compares_bodies_as_parsed_json():
+    assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
+    assert fingerprint({"a": 1}) != fingerprint({"a": 2})
