@@ -115,6 +115,13 @@ def test_duplicate_barcode_is_409(client, auth):
     assert same_isbn.status_code == 409
 
 
+def test_duplicate_isbn_is_409_even_under_another_barcode(client, auth):
+    create_product(client, auth["manager"], kind="book", isbn="9780141439518")
+    resp = client.post("/api/products", headers=auth["manager"],
+                       json=book_body(isbn="0141439513", barcode="SHOP-2"))
+    assert "isbn" in assert_problem(resp, 409, "duplicate_isbn")["errors"]
+
+
 def test_patch_changes_only_the_fields_sent(client, auth):
     product = create_product(client, auth["manager"], title="Mug", price="8.00", category="kitchen")
     resp = client.patch(f"/api/products/{product['id']}", json={"price": "9.5"}, headers=auth["manager"])
