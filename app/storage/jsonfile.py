@@ -16,11 +16,17 @@ middle of compaction loses nothing.  A torn last line (a crash mid-append, never
 acknowledged) is ignored and cut off by the next writer.
 
 Every process keeps the parsed state in memory and, before each read or
-transaction, checks the journal's identity (inode, size) and reads only the lines
-appended since; transaction numbers must follow on, else it reloads from scratch.
+transaction, checks the journal's identity (inode, size, and its header line, which
+carries a random id: ext4 hands a freed inode number to the next new file, so a
+journal replaced by compaction may come back with the inode of one this process
+still remembers) and reads only the lines appended since; transaction numbers must
+follow on, else it reloads from scratch.  A complete line that does not parse is
+damage, not a torn tail: the store refuses to open rather than cut off what follows.
 """
+import glob
 import json
 import os
+import secrets
 from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
@@ -79,9 +85,11 @@ class JsonFileStore:
         self.compact_bytes = compact_bytes
         self.tables = None
         self._ino = None
+        self._header = b""
         self._offset = 0
         self._snapshot_tx = {}
         with self._locked():
+            self._remove_stale_temp_files()
             if not os.path.exists(self.journal_path):
                 self._load()
                 self._start_journal(max(self._snapshot_tx.values(), default=0))
@@ -98,6 +106,16 @@ class JsonFileStore:
             yield
         finally:
             self.lock.release()
+
+    def _remove_stale_temp_files(self):
+        """Temp files of snapshots or journals whose writer died; only written under the lock we hold."""
+        names = [JOURNAL] + [f"{c}.json" for c in COLLECTIONS]
+        for name in names:
+            for path in glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp")):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     # ---- loading -------------------------------------------------------
     def _read_snapshot(self, collection):
@@ -123,7 +141,7 @@ class JsonFileStore:
         try:
             fd = os.open(self.journal_path, os.O_RDONLY)
         except FileNotFoundError:
-            self.tables, self._ino, self._offset = tables, None, 0
+            self.tables, self._ino, self._header, self._offset = tables, None, b"", 0
             return
         try:
             st = os.fstat(fd)
@@ -137,7 +155,7 @@ class JsonFileStore:
         offset = end + 1
         tables.tx = max(tables.tx, header.get("base_tx", 0))
         offset = self._replay(tables, data, offset, snap_tx)
-        self.tables, self._ino, self._offset = tables, st.st_ino, offset
+        self.tables, self._ino, self._header, self._offset = tables, st.st_ino, data[:end + 1], offset
 
     def _replay(self, tables, data, offset, snap_tx=None):
         """Apply whole journal lines from offset on; returns the offset after the last good line."""
@@ -148,7 +166,13 @@ class JsonFileStore:
             try:
                 entry = json.loads(data[offset:end])
             except ValueError:
-                return offset  # torn or damaged tail: never acknowledged
+                # A torn append never reaches its newline (JSON escapes newlines inside a line),
+                # so a whole line that does not parse is damage; cutting it off would also cut
+                # every acknowledged transaction after it.
+                if snap_tx is None:
+                    raise _Reload()
+                raise StoreError(f"{self.journal_path} is damaged at byte {offset}; "
+                                 "restore it from a backup") from None
             tx = entry["tx"]
             if tx <= tables.tx and snap_tx is None:
                 raise _Reload()
@@ -172,7 +196,8 @@ class JsonFileStore:
             return
         try:
             st = os.fstat(fd)
-            if st.st_ino != self._ino or st.st_size < self._offset:
+            if (st.st_ino != self._ino or st.st_size < self._offset
+                    or os.pread(fd, len(self._header), 0) != self._header):
                 os.close(fd)
                 fd = None
                 self._reload(locked)
@@ -226,7 +251,10 @@ class JsonFileStore:
                            ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            size = st.st_size
+            if st.st_ino != self._ino or size < self._offset:
+                raise StoreError("the journal changed under the lock; nothing was written")
             if size != self._offset:
                 os.ftruncate(fd, self._offset)  # cut a torn line left by a crashed writer
             try:
@@ -255,13 +283,15 @@ class JsonFileStore:
             write_file_atomically(os.path.join(self.dir, f"{collection}.json"),
                                   encode_snapshot(collection, tx, records))
             self._snapshot_tx[collection] = tx
-        self._start_journal(tx)
+        header = self._start_journal(tx)
         st = os.stat(self.journal_path)
-        self._ino, self._offset = st.st_ino, st.st_size
+        self._ino, self._header, self._offset = st.st_ino, header, st.st_size
 
     def _start_journal(self, base_tx):
-        header = json.dumps({"journal": 1, "base_tx": base_tx, "started_at": timestamp()}) + "\n"
-        write_file_atomically(self.journal_path, header.encode())
+        header = (json.dumps({"journal": 1, "base_tx": base_tx, "started_at": timestamp(),
+                              "id": secrets.token_hex(8)}) + "\n").encode()
+        write_file_atomically(self.journal_path, header)
+        return header
 
     def checkpoint(self):
         """Compact now (used by scripts and backups)."""

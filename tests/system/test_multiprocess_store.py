@@ -1,0 +1,114 @@
+"""Several processes on one JSON store (no server): nothing lost, no oversell, every commit seen at once."""
+import multiprocessing
+
+from . import store_agents
+from .store_agents import add_products, open_store, product_count
+
+CTX = multiprocessing.get_context("fork")  # as gunicorn forks its workers; each opens its own store
+TIMEOUT = 60
+SMALL_JOURNAL = 4096  # compact every few commits, so caches meet replaced files all the time
+
+
+def run_processes(target, argument_lists):
+    """Start one process per argument list (each gets a result queue first); their results."""
+    results = CTX.Queue()
+    procs = [CTX.Process(target=target, args=(results, *args)) for args in argument_lists]
+    for proc in procs:
+        proc.start()
+    try:
+        out = [results.get(timeout=TIMEOUT) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=TIMEOUT)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    assert all(proc.exitcode == 0 for proc in procs), [proc.exitcode for proc in procs]
+    return out
+
+
+def ledger_sum(store, product_id):
+    with store.reader() as uow:
+        return sum(m["delta"] for m in uow.movements.for_product(product_id)), uow.products.get(product_id)
+
+
+def test_increments_from_four_processes_are_never_lost(tmp_path):
+    store = open_store(tmp_path)
+    [product_id] = add_products(store, 1, 5)
+    barrier = CTX.Barrier(4)
+
+    run_processes(store_agents.increment,
+                  [(barrier, str(tmp_path), product_id, 40, SMALL_JOURNAL if n % 2 else store_agents.NEVER_COMPACT)
+                   for n in range(4)])
+
+    total, product = ledger_sum(store, product_id)
+    assert product["stock"] == 5 + 4 * 40 == total
+    assert product["version"] == 1 + 4 * 40
+    fresh = open_store(tmp_path)
+    assert ledger_sum(fresh, product_id) == (total, product)
+
+
+def test_buyers_in_four_processes_never_oversell(tmp_path):
+    store = open_store(tmp_path)
+    [product_id] = add_products(store, 1, 30)
+    barrier = CTX.Barrier(4)
+
+    taken = run_processes(store_agents.buy_until_sold_out,
+                          [(barrier, str(tmp_path), product_id, SMALL_JOURNAL) for _ in range(4)])
+
+    assert sum(taken) == 30
+    total, product = ledger_sum(store, product_id)
+    assert product["stock"] == 0 == total
+    with store.reader() as uow:
+        assert len([m for m in uow.movements.for_product(product_id) if m["reason"] == "sale"]) == 30
+
+
+def test_every_process_sees_the_commit_another_just_made(tmp_path):
+    """Three processes pass a number round a ring: each must read exactly that many products at once."""
+    inboxes = [CTX.Queue() for _ in range(3)]
+    last = 60
+    inboxes[0].put(0)
+
+    outcomes = run_processes(store_agents.ring,
+                             [(str(tmp_path), inboxes[n], inboxes[(n + 1) % 3], last, SMALL_JOURNAL)
+                              for n in range(3)])
+
+    assert [miss for misses, _ in outcomes for miss in misses] == []
+    assert sum(turns for _, turns in outcomes) == last + 1
+    assert product_count(open_store(tmp_path)) == last
+
+
+def test_an_idle_reader_notices_compactions_done_by_another_process(tmp_path):
+    """A worker may sit idle while others compact many times; ext4 then hands the new journal the inode
+    number of one it remembers. It must still see every commit, and its next commit must lose nothing."""
+    writer = open_store(tmp_path)
+    parent, child = CTX.Pipe()
+    reader = CTX.Process(target=store_agents.idle_reader, args=(child, str(tmp_path)))
+    reader.start()
+    try:
+        expected = 0
+        for round_number in range(30):
+            writer.checkpoint()
+            add_products(writer, 1, 1, prefix=f"W{round_number}")
+            expected += 1
+            parent.send(("open",))
+            assert parent.recv() == expected
+        for extra in range(5):  # the last journal outgrows what every idle store read of its own
+            add_products(writer, 1, 1, prefix=f"X{extra}")
+            expected += 1
+        parent.send(("counts",))
+        assert parent.recv() == [expected] * 30
+        for index in range(0, 30, 3):  # stale stores commit: nothing anyone committed may be cut off
+            parent.send(("add", index, f"Y{index}"))
+            assert parent.recv() is True
+            expected += 1
+        parent.send(("stop",))
+        parent.recv()
+        reader.join(timeout=TIMEOUT)
+    finally:
+        if reader.is_alive():
+            reader.kill()
+            reader.join()
+    fresh = open_store(tmp_path)
+    assert product_count(fresh) == expected
+    assert product_count(writer) == expected
