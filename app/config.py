@@ -50,7 +50,7 @@ def load_config(app, overrides=None):
     for key in _INTS:
         app.config[key] = int(app.config[key])
     app.config["LOCK_TIMEOUT"] = float(app.config["LOCK_TIMEOUT"])
-    for key in ("DATABASE_URL", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY"):
+    for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY"):
         if app.config.get(key) in ("", None):
             app.config[key] = None
         else:

@@ -1,14 +1,55 @@
-"""Shared fixtures: an app on a fresh temp store with one signed-in user per role."""
-import os
+"""Shared fixtures: an app on a fresh store, on every storage backend, with one signed-in user per role.
+
+Every test that uses `app`, `client`, `store`, `data_dir` or `make_app` (directly or through
+another fixture) runs once per backend: `test_x[json]` and `test_x[postgres]`.  The PostgreSQL
+run is skipped, with the reason, when SHOP_TEST_DATABASE_URL is unset or the server does not
+answer; with SHOP_TEST_REQUIRE_POSTGRES=1 (.ci/run) it fails instead.
+
+- `backend` names the current one; `@pytest.mark.backends("json")` keeps a test to those named.
+- `make_app(**config)` builds another app on the same store (e.g. with PUBLIC_CATALOG=False).
+- On PostgreSQL, the run has one migrated schema; before each test it is emptied and given the
+  same four users and signed-in sessions as the JSON seed, so `tokens`/`auth` work on both.
+  `data_dir` is then a temp folder holding only secret.key.
+- System tests start servers with tests.pg.backend_overrides(backend, tmp_path).
+"""
 import shutil
 
 import pytest
 
 from app import create_app
 from app.services import users as user_service
+from app.storage.jsonfile import JsonFileStore
 
+from . import pg
+
+BACKENDS = ("json", "postgres")
 PASSWORDS = {"admin": "admin-pass-1", "manager": "manager-pass-1", "clerk": "clerk-pass-1",
              "viewer": "viewer-pass-1"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): run this test only on these storage backends "
+                                       "(json, postgres)")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = [b for b in BACKENDS if marker is None or b in marker.args]
+        metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture
+def backend(request):
+    """"json" or "postgres": the storage backend this run of the test uses."""
+    return getattr(request, "param", "json")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_server_schemas():
+    """Schemas handed to servers by tests.pg.backend_overrides go when the session ends."""
+    yield
+    pg.drop_created_schemas()
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +60,7 @@ def seeded_store(tmp_path_factory):
     the copy carries secret.key, so the tokens minted here stay valid in every copy.
     """
     folder = tmp_path_factory.mktemp("seeded") / "data"
-    app = create_app({"DATA_DIR": str(folder)})
+    app = create_app({"DATA_DIR": str(folder), "DATABASE_URL": None})
     store = app.extensions["backroom.store"]
     tokens = {}
     with app.app_context():
@@ -35,16 +76,69 @@ def seeded_store(tmp_path_factory):
     return folder, tokens
 
 
+@pytest.fixture(scope="session")
+def pg_shop(seeded_store):
+    """This run's PostgreSQL schema, seeded like the JSON folder (users, sessions, secret key)."""
+    url = pg.require_postgres()
+    folder = seeded_store[0]
+    seed_store = JsonFileStore(str(folder))
+    with seed_store.snapshot() as tx:
+        seed = {c: [dict(r) for r in tx.scan(c)] for c in ("users", "sessions")}
+    secret = (folder / "secret.key").read_text().strip()
+    shop = pg.PgShop(url, "api", seed=seed, secret=secret)
+    yield shop
+    shop.drop()
+
+
 @pytest.fixture
-def data_dir(seeded_store, tmp_path):
+def data_dir(backend, seeded_store, tmp_path, request, monkeypatch):
+    """This test's store: a copy of the seeded JSON folder, or the run's schema reset to the seed.
+
+    On PostgreSQL the SHOP_DATABASE_* variables point there for the test, so an app a test builds
+    itself with create_app({"DATA_DIR": data_dir, ...}) uses it too; its pool closes after the test.
+    """
     folder = tmp_path / "data"
-    shutil.copytree(seeded_store[0], folder)
-    return folder
+    for name in ("SHOP_DATABASE_URL", "SHOP_DATABASE_SCHEMA", "SHOP_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    if backend == "json":
+        shutil.copytree(seeded_store[0], folder)
+        yield folder
+        return
+    shop = request.getfixturevalue("pg_shop")
+    shop.reset()
+    folder.mkdir()
+    shutil.copy2(seeded_store[0] / "secret.key", folder / "secret.key")
+    monkeypatch.setenv("SHOP_DATABASE_URL", shop.url)
+    monkeypatch.setenv("SHOP_DATABASE_SCHEMA", shop.schema)
+    monkeypatch.setenv("SHOP_SECRET_KEY", shop.secret)
+    before = set(pg.open_stores())
+    yield folder
+    for opened in set(pg.open_stores()) - before:
+        opened.close()
 
 
 @pytest.fixture
-def app(data_dir):
-    return create_app({"DATA_DIR": str(data_dir)})
+def make_app(backend, data_dir, request):
+    """make_app(**config) -> an app on this test's store; its connections close after the test."""
+    apps = []
+
+    def make(**overrides):
+        config = {"DATA_DIR": str(data_dir), "DATABASE_URL": None}
+        if backend == "postgres":
+            config.update(request.getfixturevalue("pg_shop").config())
+        config.update(overrides)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["backroom.store"].close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture

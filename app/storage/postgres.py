@@ -1,0 +1,1042 @@
+"""The PostgreSQL backend: the repository interface over relational tables, one transaction per unit of work.
+
+Records go in and come out exactly as the JSON store keeps them: plain dicts, money as
+"12.50", times as "2026-11-21T10:15:00Z".  Columns hold what they can hold exactly
+(NUMERIC(12,2) money, timestamptz, date, bigint, boolean); anything else a record
+carries (a field no column names, a value a column cannot hold as it is) rides along
+in the row's `extra` json column, so a record read back is the record that was written.
+
+Concurrency.  A writing unit of work is one READ COMMITTED transaction in which every
+record read by id or unique key is locked (SELECT ... FOR NO KEY UPDATE) until commit
+or rollback, and look-ups that may find nothing (a username, a SKU, an idempotency key,
+"is the catalog empty?") take a transaction advisory lock on what they looked for, so
+the read-check-write code of the services behaves as it does under the JSON store's
+single lock, only per record.  Stock is taken with one conditional UPDATE
+(`stock + delta >= 0`), so concurrent buyers never oversell.  Read-only units
+of work are REPEATABLE READ READ ONLY snapshots.  Deadlocks, serialization failures
+and lock timeouts surface as LockTimeout (503, try again); lost connections as
+StoreError.
+
+Connections.  Each process opens its own psycopg_pool.ConnectionPool on first use;
+a pool made before a fork is never used by the child (os.getpid() check), and pools
+are closed before this process forks so no child inherits a live connection.
+
+Migrations.  Versioned files in migrations/ (NNNN_name.sql) are applied in order under
+a PostgreSQL advisory lock and recorded in schema_migrations, when a store opens and
+by `python -m scripts.migrate`.
+"""
+import hashlib
+import json
+import os
+import re
+import threading
+import weakref
+from contextlib import contextmanager
+from datetime import datetime
+
+import psycopg
+from psycopg import errors as pgerr
+from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import Json
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .base import COLLECTIONS, LockTimeout, StoreError, UniqueViolation, timestamp
+from .memory import product_code_key
+from .repositories import OrderRepository, ProductRepository, evaluate
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+_MIGRATION_FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONEY = re.compile(r"^-?(?:0|[1-9]\d{0,9})\.\d{2}$")
+_JSON_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TS_TEXT = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+ABSENT = "__absent__"  # in `extra`: fields the record did not have at all (not even null)
+KEY_ORDER = "__keys__"  # in `extra`: the record's order of keys, when not the table's usual one
+
+
+def _dumps(value):
+    # ", " and ": " as Python's repr spaces them, so ?q= over a whole object matches alike
+    return json.dumps(value, ensure_ascii=False)
+
+
+# ---- how each kind of column holds a value exactly ----------------------------------------------
+
+def _is_text(v):
+    return isinstance(v, str) and "\x00" not in v
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool) and -2 ** 63 <= v < 2 ** 63
+
+
+def _is_int32(v):
+    return isinstance(v, int) and not isinstance(v, bool) and -2 ** 31 <= v < 2 ** 31
+
+
+def _is_moment(v):
+    if not (isinstance(v, str) and _TS.match(v)):
+        return False
+    try:
+        datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date(v):
+    if not (isinstance(v, str) and _DATE.match(v)):
+        return False
+    try:
+        datetime.strptime(v, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _is_money(v):
+    return isinstance(v, str) and bool(_MONEY.match(v)) and v != "-0.00"  # NUMERIC has no negative zero
+
+
+class Kind:
+    """fits: holds the Python value exactly; param: placeholder; out: SQL giving the stored Python
+    value back; text: SQL for str(value or "") as ?q= sees it; stringy: the Python value is a str."""
+
+    def __init__(self, fits, param="%s", out="{c}", text=None, stringy=False):
+        self.fits, self.param, self.out, self.text, self.stringy = fits, param, out, text, stringy
+
+
+_MOMENT_OUT = "to_char({c} AT TIME ZONE 'UTC', " + TS_TEXT + ")"
+KINDS = {
+    "text": Kind(_is_text, text="{c}", stringy=True),
+    "int": Kind(_is_int, text="NULLIF({c}, 0)::text"),
+    "int32": Kind(_is_int32, text="NULLIF({c}, 0)::text"),
+    "bool": Kind(lambda v: isinstance(v, bool), text="CASE WHEN {c} THEN 'True' END"),
+    "money": Kind(_is_money, "%s::numeric", "{c}::text", "{c}::text", stringy=True),
+    "ts": Kind(_is_moment, "%s::timestamptz", _MOMENT_OUT, _MOMENT_OUT, stringy=True),
+    "date": Kind(_is_date, "%s::date", "to_char({c}, 'YYYY-MM-DD')", "to_char({c}, 'YYYY-MM-DD')",
+                 stringy=True),
+    "json": Kind(lambda v: True, text="({c} #>> '{}')"),
+    "floats": Kind(lambda v: isinstance(v, list) and all(type(x) is float for x in v), "%s::float8[]"),
+}
+SIMPLE = ("text", "int", "int32", "bool", "money", "ts", "date")
+
+
+def _sql(template, column):
+    return template.replace("{c}", column)
+
+
+class Field:
+    """One key of a record: a column of `kind`, an object spread over `parts` columns
+    (kind "struct"), or a list of objects in a child table (kind "children")."""
+
+    def __init__(self, name, kind="text", column=None, optional=False, parts=(), child=None):
+        self.name, self.kind, self.column = name, kind, column or name
+        self.optional = optional  # absent rather than null when the column is empty (orders' cancelled_at)
+        self.parts, self.child = parts, child
+
+    def adapt(self, value):
+        return Json(value, dumps=_dumps) if self.kind == "json" else value
+
+
+class Shape:
+    """How the records of one collection (or the lines of a child table) map to a table's columns."""
+
+    def __init__(self, table, fields, parent_key=None):
+        self.table, self.fields, self.parent_key = table, fields, parent_key
+        self.by_name = {f.name: f for f in fields}
+        self.columns = []  # (column, kind) as params are laid out, `extra` last
+        for f in fields:
+            if f.kind == "struct":
+                self.columns += [(p.column, p.kind) for p in f.parts]
+            elif f.kind != "children":
+                self.columns.append((f.column, f.kind))
+        self.columns.append(("extra", "json"))
+        self.children = [f for f in fields if f.kind == "children"]
+        self.versioned = "version" in self.by_name
+        names = ", ".join(c for c, _ in self.columns)
+        marks = ", ".join(KINDS[k].param for _, k in self.columns)
+        if parent_key:
+            self.insert_sql = (f"INSERT INTO {table} ({parent_key}, position, {names}) "
+                               f"VALUES (%s, %s, {marks})")
+            return
+        self.insert_sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+        self.update_positions = [i for i, (c, _) in enumerate(self.columns) if c not in ("id", "version")]
+        sets = ", ".join(f"{self.columns[i][0]} = {KINDS[self.columns[i][1]].param}"
+                         for i in self.update_positions)
+        bump, returning = (", version = version + 1", "version") if self.versioned else ("", "1")
+        self.update_sql = f"UPDATE {table} SET {sets}{bump} WHERE id = %s RETURNING {returning}"
+        excluded = ", ".join(f"{c} = EXCLUDED.{c}" for c, _ in self.columns if c != "id")
+        self.upsert_sql = f"{self.insert_sql} ON CONFLICT (id) DO UPDATE SET {excluded}"
+        self.select_t = ", ".join(self.select_list("t"))
+
+    def simple(self, name):
+        f = self.by_name.get(name)
+        return f if f is not None and f.kind in SIMPLE else None
+
+    def select_list(self, alias):
+        out = []
+        for f in self.fields:
+            if f.kind == "struct":
+                out += [_sql(KINDS[p.kind].out, f"{alias}.{p.column}") for p in f.parts]
+            elif f.kind == "children":
+                child = f.child
+                inner = ", ".join(child.select_list("c"))
+                out.append(f"(SELECT json_agg(json_build_array({inner}) ORDER BY c.position) "
+                           f"FROM {child.table} c WHERE c.{child.parent_key} = {alias}.id)")
+            else:
+                out.append(_sql(KINDS[f.kind].out, f"{alias}.{f.column}"))
+        out.append(f"{alias}.extra")
+        return out
+
+    def encode(self, record):
+        """(params in column order, {children field: [line params]}) for one record."""
+        params, extra, absent, lines = [], {}, [], {}
+        for f in self.fields:
+            present = f.name in record
+            value = record.get(f.name)
+            if not present and not f.optional:
+                absent.append(f.name)
+            if f.kind == "children":
+                lines[f.name] = []
+                if present and isinstance(value, list) and all(isinstance(x, dict) for x in value):
+                    lines[f.name] = [f.child.encode(x)[0] for x in value]
+                elif present:
+                    extra[f.name] = value
+                continue
+            if f.kind == "struct":
+                if present and value is not None and _struct_fits(f, value):
+                    params += [p.adapt(value[p.name]) for p in f.parts]
+                else:
+                    params += [None] * len(f.parts)
+                    if present and (value is not None or f.optional):
+                        extra[f.name] = value
+                continue
+            if present and value is not None and KINDS[f.kind].fits(value):
+                params.append(f.adapt(value))
+            else:
+                params.append(None)
+                if present and (value is not None or f.optional):
+                    extra[f.name] = value
+        for key, value in record.items():
+            if key not in self.by_name:
+                extra[key] = value
+        if absent:
+            extra[ABSENT] = absent
+        usual = [f.name for f in self.fields if f.name in record] + [k for k in record if k not in self.by_name]
+        if list(record) != usual:
+            extra[KEY_ORDER] = list(record)
+        params.append(Json(extra, dumps=_dumps) if extra else None)
+        return params, lines
+
+    def decode(self, values):
+        """The record from a row laid out as select_list() makes it."""
+        it = iter(values)
+        got = {}
+        for f in self.fields:
+            if f.kind == "struct":
+                parts = [next(it) for _ in f.parts]
+                got[f.name] = None if parts[0] is None else {p.name: v for p, v in zip(f.parts, parts)}
+            elif f.kind == "children":
+                rows = next(it)
+                got[f.name] = [f.child.decode(r) for r in rows] if rows else []
+            else:
+                got[f.name] = next(it)
+        extra = next(it) or {}
+        absent = extra.get(ABSENT, ())
+        record = {}
+        for f in self.fields:
+            if f.name in extra:
+                record[f.name] = extra[f.name]
+            elif f.name in absent or (f.optional and got[f.name] is None):
+                continue
+            else:
+                record[f.name] = got[f.name]
+        for key, value in extra.items():
+            if key not in (ABSENT, KEY_ORDER) and key not in self.by_name:
+                record[key] = value
+        if KEY_ORDER in extra:
+            record = {key: record[key] for key in extra[KEY_ORDER] if key in record}
+        return record
+
+
+def _struct_fits(field, value):
+    names = [p.name for p in field.parts]
+    return (isinstance(value, dict) and list(value) == names and value[names[0]] is not None
+            and all(value[p.name] is None or KINDS[p.kind].fits(value[p.name]) for p in field.parts))
+
+
+def _stamps(versioned=True):
+    fields = [Field("created_at", "ts")]
+    if versioned:
+        fields += [Field("updated_at", "ts"), Field("version", "int32")]
+    return fields
+
+
+F = Field
+USERS = Shape("users", [F("id"), F("username"), F("email"), F("role"), F("active", "bool"),
+                        F("password_hash"), *_stamps()])
+SESSIONS = Shape("sessions", [F("id"), F("user_id"), F("refresh_id"), F("revoked", "bool"), *_stamps()])
+LOGIN_ATTEMPTS = Shape("login_attempts", [F("id"), F("failures", "floats"), F("updated_at", "ts")])
+PRODUCTS = Shape("products", [
+    F("id"), F("sku"), F("title"), F("kind"), F("author"), F("isbn"), F("barcode"), F("description"),
+    F("category"), F("price", "money"), F("cost", "money"), F("stock", "int"),
+    F("low_stock_threshold", "int"), F("status"), *_stamps()])
+MOVEMENTS = Shape("stock_movements", [
+    F("id"), F("product_id"), F("delta", "int"), F("stock_after", "int"), F("reason"), F("ref"),
+    F("note"), F("user_id"), *_stamps(versioned=False)])
+ORDER_LINES = Shape("order_lines", [
+    F("product_id"), F("sku"), F("title"), F("quantity", "int"), F("unit_price", "money"),
+    F("line_total", "money")], parent_key="order_id")
+ORDERS = Shape("orders", [
+    F("id"), F("number", "int32"), F("status"), F("payment_status"),
+    F("items", "children", child=ORDER_LINES), F("subtotal", "money"), F("total", "money"),
+    F("currency"), F("customer", "json"), F("customer_id"),
+    F("payment", "struct", parts=(F("method", column="payment_method"),
+                                  F("amount", "money", column="payment_amount"),
+                                  F("reference", column="payment_reference"),
+                                  F("paid_at", "ts"))),
+    F("notes"), F("cancel_reason"), F("created_by"), *_stamps(),
+    F("cancelled_at", "ts", optional=True)])
+DELIVERY_EVENTS = Shape("delivery_events", [F("status"), F("at", "ts"), F("note"), F("user_id")],
+                        parent_key="delivery_id")
+DELIVERIES = Shape("deliveries", [
+    F("id"), F("order_id"), F("status"), F("address", "json"), F("carrier"), F("tracking_number"),
+    F("estimated_date", "date"), F("events", "children", child=DELIVERY_EVENTS), F("created_by"),
+    *_stamps()])
+IDEMPOTENCY = Shape("idempotency_keys", [
+    F("id"), F("user_id"), F("endpoint"), F("fingerprint"), F("status", "int32"), F("response", "json"),
+    F("headers", "json"), *_stamps(versioned=False)])
+COUNTERS = Shape("counters", [F("id"), F("value", "int")])
+
+# the store's collections, in an order that satisfies every foreign key when loading
+SHAPES = {"users": USERS, "sessions": SESSIONS, "login_attempts": LOGIN_ATTEMPTS, "products": PRODUCTS,
+          "stock_movements": MOVEMENTS, "orders": ORDERS, "deliveries": DELIVERIES,
+          "idempotency": IDEMPOTENCY, "counters": COUNTERS}
+assert set(SHAPES) == set(COLLECTIONS)
+# every table, each after the ones it refers to
+TABLES = ["users", "sessions", "login_attempts", "products", "stock_movements", "orders", "order_lines",
+          "deliveries", "delivery_events", "idempotency_keys", "counters"]
+assert set(TABLES) == {s.table for s in SHAPES.values()} | {ORDER_LINES.table, DELIVERY_EVENTS.table}
+
+UNIQUE_FIELDS = {"users_username_key": "username", "products_sku_key": "sku",
+                 "products_barcode_key": "barcode", "products_isbn_key": "isbn",
+                 "orders_number_key": "number"}
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+
+_BUSY = (pgerr.DeadlockDetected, pgerr.SerializationFailure, pgerr.LockNotAvailable, pgerr.QueryCanceled)
+
+
+def _translate(exc):
+    """The storage error a psycopg error means, or None when it is a bug to let through."""
+    if isinstance(exc, pgerr.UniqueViolation):
+        name = exc.diag.constraint_name or ""
+        return UniqueViolation(UNIQUE_FIELDS.get(name, "id" if name.endswith("_pkey") else name))
+    if isinstance(exc, _BUSY):
+        return LockTimeout(f"the database is busy; try again ({exc.sqlstate})")
+    if isinstance(exc, pgerr.ReadOnlySqlTransaction):
+        return StoreError("a read-only unit of work cannot write")
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return StoreError(f"PostgreSQL is unreachable: {exc}")
+    if isinstance(exc, (psycopg.IntegrityError, psycopg.DataError)):
+        return StoreError(f"PostgreSQL refused the change: {exc}")
+    return None
+
+
+@contextmanager
+def translated():
+    try:
+        yield
+    except psycopg.Error as exc:
+        mapped = _translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _usable(value):
+    """A value PostgreSQL can compare with text (it cannot hold NUL characters)."""
+    return isinstance(value, str) and "\x00" not in value
+
+
+def _lock_key(*parts):
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# ---- list queries in SQL, with evaluate()'s semantics -------------------------------------------
+
+_NO = object()
+
+
+def _coerce(kind, value):
+    """The value a column of this kind compares with, as Python's == would; _NO when nothing equals it."""
+    if KINDS[kind].stringy:
+        return value if _usable(value) else _NO
+    if kind in ("int", "int32"):
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, int):
+            return value if -2 ** 63 <= value < 2 ** 63 else _NO
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return _NO
+    if kind == "bool":
+        if isinstance(value, (bool, int, float)) and value in (0, 1):
+            return bool(value)
+        return _NO
+    return _NO
+
+
+def _equality(field, alias, wanted, params):
+    values = list(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
+    kind = KINDS[field.kind]
+    expr = _sql(kind.out, f"{alias}.{field.column}")
+    usable = []
+    for value in values:
+        if value is not None:
+            value = _coerce(field.kind, value)
+            if value is not _NO and value not in usable:
+                usable.append(value)
+    parts = []
+    if len(usable) == 1:
+        parts.append(f"{expr} = %s")
+        params.append(usable[0])
+    elif usable:
+        parts.append(f"{expr} = ANY(%s)")
+        params.append(usable)
+    if any(v is None for v in values):
+        parts.append(f"{expr} IS NULL")
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def _low_stock(alias, wanted, params):
+    if isinstance(wanted, (bool, int, float)) and wanted in (0, 1):
+        cond = f"{alias}.stock <= COALESCE({alias}.low_stock_threshold, 0)"
+        return cond if wanted else f"NOT ({cond})"
+    return "FALSE"
+
+
+def _customer_email(alias, wanted, params):
+    if not _usable(wanted):
+        return "FALSE"
+    params.append(wanted.lower())
+    return f"lower(COALESCE({alias}.customer ->> 'email', '')) = %s"
+
+
+class PgRepository:
+    """get/add/update/list/count over one table; subclasses add the look-ups services use."""
+
+    shape = None
+    numeric = ()
+    special = {}       # Python predicates, for queries SQL cannot answer the same way
+    sql_special = {}   # the same filters in SQL
+    guarded = False    # has unique keys besides id: write inside a savepoint so a clash leaves the uow usable
+
+    def __init__(self, uow):
+        self.uow = uow
+
+    # ---- reading
+    def _select(self, where, params=(), lock=False, tail=""):
+        query = f"SELECT {self.shape.select_t} FROM {self.shape.table} t WHERE {where}{tail}"
+        if lock and not self.uow.readonly:
+            query += " FOR NO KEY UPDATE OF t"
+        records = [self.shape.decode(row) for row in self.uow.rows(query, params)]
+        for record in records:
+            self.uow.remember(self.shape, record)
+        return records
+
+    def _first(self, where, params):
+        found = self._select(where, params, lock=True, tail=" LIMIT 1")
+        return found[0] if found else None
+
+    def get(self, record_id):
+        if not _usable(record_id):
+            return None
+        return self._first("t.id = %s", (record_id,))
+
+    def count(self):
+        self.uow.claim(self.shape.table, "count")  # "seed only an empty store" runs once
+        return self.uow.rows(f"SELECT count(*) FROM {self.shape.table}")[0][0]
+
+    def list(self, query):
+        plan = self._plan(query)
+        if plan is None:  # something SQL cannot ask the same way: answer it exactly in Python
+            return evaluate(self._select("TRUE", tail=" ORDER BY t.id"), query, self.numeric, self.special)
+        where, params, order = plan
+        table = self.shape.table
+        sql = (f"SELECT {', '.join(self.shape.select_list('p'))}, p._total FROM ("
+               f"SELECT t.*, count(*) OVER () AS _total FROM {table} t WHERE {where} "
+               f"ORDER BY {order('t')} LIMIT %s OFFSET %s) p ORDER BY {order('p')}")
+        rows = self.uow.rows(sql, [*params, query.limit, query.offset])
+        if rows:
+            total = rows[0][-1]
+        elif query.offset:
+            total = self.uow.rows(f"SELECT count(*) FROM {table} t WHERE {where}", params)[0][0]
+        else:
+            total = 0
+        return [self.shape.decode(row[:-1]) for row in rows], total
+
+    def _plan(self, query):
+        """(where, params, order(alias)) meaning what evaluate() means, or None."""
+        conds, params = [], []
+        for name, wanted in query.filters.items():
+            if name in self.sql_special:
+                conds.append(self.sql_special[name]("t", wanted, params))
+                continue
+            field = self.shape.simple(name)
+            if field is None:
+                return None
+            conds.append(_equality(field, "t", wanted, params))
+        if query.q:
+            needle = query.q.lower()
+            exprs = [self._text(path) for path in query.q_fields]
+            if None in exprs:
+                return None
+            if exprs and _usable(needle):
+                conds.append("(" + " OR ".join(f"strpos(lower({e}), %s) > 0" for e in exprs) + ")")
+                params += [needle] * len(exprs)
+            else:  # no field to search, or a needle no column can hold
+                conds.append("FALSE")
+        for bound, op in ((query.since, ">="), (query.until, "<=")):
+            if not bound:
+                continue
+            field = self.shape.simple("created_at")
+            if field is None or not _usable(bound):
+                return None
+            if _is_moment(bound):
+                conds.append(f"t.created_at {op} %s::timestamptz")
+            else:  # compare as the strings they are, as evaluate() does
+                conds.append(f'{_sql(KINDS["ts"].out, "t.created_at")} COLLATE "C" {op} %s')
+            params.append(bound)
+        sort = list(query.sort) or [("id", False)]
+        terms = []
+        for name, desc in sort:
+            if name == "id":  # evaluate() uses id only to break ties
+                continue
+            field = self.shape.simple(name)
+            if field is None:
+                return None
+            if name in self.numeric:
+                if field.kind not in ("int", "int32", "money"):
+                    return None
+                template = "{a}." + field.column
+            elif field.kind in ("text", "money"):
+                template = "{a}." + field.column + ("::text" if field.kind == "money" else "") + ' COLLATE "C"'
+            else:
+                template = "{a}." + field.column
+            terms.append(template + (" DESC NULLS FIRST" if desc else " ASC NULLS LAST"))
+        terms.append("{a}.id" + (" DESC" if sort[0][1] else " ASC"))
+
+        def order(alias):
+            return ", ".join(t.replace("{a}", alias) for t in terms)
+        return " AND ".join(conds) or "TRUE", params, order
+
+    def _text(self, path):
+        """SQL for str(_path(record, path) or "") in lower case's eyes, or None."""
+        head, _, rest = path.partition(".")
+        field = self.shape.by_name.get(head)
+        if field is None:
+            return None
+        column = f"t.{field.column}"
+        if not rest:
+            if field.kind in SIMPLE or field.kind == "json":
+                return _sql(KINDS[field.kind].text, column)
+            return None
+        if field.kind == "json":
+            keys = rest.split(".")
+            if all(_JSON_KEY.match(k) for k in keys):
+                return f"({column} #>> '{{{','.join(keys)}}}')"
+            return None
+        if field.kind == "struct":
+            for part in field.parts:
+                if part.name == rest and part.kind in SIMPLE:
+                    return _sql(KINDS[part.kind].text, f"t.{part.column}")
+        return None
+
+    # ---- writing
+    def add(self, record):
+        now = timestamp()
+        record.setdefault("created_at", now)
+        if self.shape.versioned:
+            record.setdefault("updated_at", record["created_at"])
+            record.setdefault("version", 1)
+        self._insert(record)
+        return record
+
+    def _insert(self, record):
+        params, lines = self.shape.encode(record)
+        with self.uow.savepoint(self.guarded):
+            self.uow.run(self.shape.insert_sql, params)
+            self._write_lines(record, lines, replace=False)
+
+    def update(self, record):
+        """Store a changed record: its version grows by one and updated_at moves."""
+        record["updated_at"] = timestamp()
+        params, lines = self.shape.encode(record)
+        values = [params[i] for i in self.shape.update_positions] + [record["id"]]
+        with self.uow.savepoint(self.guarded):
+            found = self.uow.rows(self.shape.update_sql, values)
+            if not found:
+                raise StoreError(f"{self.shape.table} {record['id']} vanished")
+            if self.shape.versioned:
+                record["version"] = found[0][0]
+            self._write_lines(record, lines, replace=True)
+        return record
+
+    def _save(self, record):
+        params, lines = self.shape.encode(record)
+        self.uow.run(self.shape.upsert_sql, params)
+        return record
+
+    def _write_lines(self, record, lines, replace):
+        for field in self.shape.children:
+            child = field.child
+            mark = (self.shape.table, record["id"], field.name)
+            signature = _dumps(record.get(field.name, ABSENT))
+            if replace:
+                if self.uow.known.get(mark) == signature:
+                    continue
+                self.uow.run(f"DELETE FROM {child.table} WHERE {child.parent_key} = %s", (record["id"],))
+            rows = [(record["id"], n, *line) for n, line in enumerate(lines[field.name])]
+            if rows:
+                self.uow.run_many(child.insert_sql, rows)
+            self.uow.known[mark] = signature
+
+
+class PgProductRepository(PgRepository):
+    shape = PRODUCTS
+    numeric = ProductRepository.numeric
+    special = ProductRepository.special
+    sql_special = {"low_stock": _low_stock}
+    guarded = True
+
+    def find_by_sku(self, sku):
+        if not _usable(sku) or not sku:
+            return None
+        self.uow.claim("products.sku", sku.lower())
+        return self._first("lower(NULLIF(t.sku, '')) = lower(%s)", (sku,))
+
+    def find_by_barcode(self, code):
+        key = product_code_key(code)
+        if not _usable(key):
+            return None
+        self.uow.claim("products.barcode", key)
+        return self._first("t.barcode_key = %s", (key,))
+
+    def find_by_isbn(self, isbn13):
+        if not _usable(isbn13) or not isbn13:
+            return None
+        self.uow.claim("products.isbn", isbn13)
+        return self._first("NULLIF(t.isbn, '') = %s", (isbn13,))
+
+    def change_stock(self, product_id, delta):
+        """Add delta to stock unless it would go below zero, in one statement; the product, or None if short."""
+        if not _usable(product_id):
+            return None
+        rows = self.uow.rows(
+            "UPDATE products t SET stock = t.stock + %s, version = t.version + 1, "
+            "updated_at = %s::timestamptz WHERE t.id = %s AND t.stock + %s >= 0 "
+            f"RETURNING {PRODUCTS.select_t}", (delta, timestamp(), product_id, delta))
+        return PRODUCTS.decode(rows[0]) if rows else None
+
+
+class PgMovementRepository(PgRepository):
+    shape = MOVEMENTS
+
+    def for_product(self, product_id):
+        if not _usable(product_id):
+            return []
+        return self._select("t.product_id = %s", (product_id,), tail=" ORDER BY t.id")
+
+
+class PgOrderRepository(PgRepository):
+    shape = ORDERS
+    numeric = OrderRepository.numeric
+    special = OrderRepository.special
+    sql_special = {"customer_email": _customer_email}
+
+    def next_number(self):
+        """1001 for the first order; taken in this transaction, so a rollback leaves no gap."""
+        return self.uow.rows(
+            "INSERT INTO counters (id, value) VALUES ('order_number', 1001) "
+            "ON CONFLICT (id) DO UPDATE SET value = counters.value + 1 RETURNING value")[0][0]
+
+
+class PgDeliveryRepository(PgRepository):
+    shape = DELIVERIES
+
+    def for_order(self, order_id):
+        if not _usable(order_id):
+            return []
+        return self._select("t.order_id = %s", (order_id,), tail=" ORDER BY t.id")
+
+
+class PgUserRepository(PgRepository):
+    shape = USERS
+    guarded = True
+
+    def find_by_username(self, username):
+        if not _usable(username) or not username:
+            return None
+        self.uow.claim("users.username", username.lower())
+        return self._first("lower(NULLIF(t.username, '')) = lower(%s)", (username,))
+
+    def count_active_admins(self):
+        self.uow.claim("users", "active admins")  # two demotions at once cannot both pass the check
+        return self.uow.rows("SELECT count(*) FROM users WHERE role = 'admin' AND active")[0][0]
+
+
+class PgSessionRepository(PgRepository):
+    shape = SESSIONS
+
+    def for_user(self, user_id):
+        if not _usable(user_id):
+            return []
+        return self._select("t.user_id = %s", (user_id,), tail=" ORDER BY t.id")
+
+
+class _GetOrCreate(PgRepository):
+    """Records read and then saved by id: a writer holds the id's advisory lock, even while no row exists."""
+
+    def get(self, record_id):
+        if not _usable(record_id):
+            return None
+        self.uow.claim(self.shape.table, record_id)
+        return self._first("t.id = %s", (record_id,))
+
+    def save(self, record):
+        return self._save(record)
+
+
+class PgLoginAttemptRepository(_GetOrCreate):
+    shape = LOGIN_ATTEMPTS
+
+    def delete(self, record_id):
+        if _usable(record_id):
+            self.uow.run("DELETE FROM login_attempts WHERE id = %s", (record_id,))
+
+
+class PgIdempotencyRepository(_GetOrCreate):
+    shape = IDEMPOTENCY
+
+    def purge_before(self, cutoff):
+        if _is_moment(cutoff):
+            self.uow.run("DELETE FROM idempotency_keys WHERE created_at < %s::timestamptz", (cutoff,))
+        elif _usable(cutoff):
+            self.uow.run(f'DELETE FROM idempotency_keys WHERE {_sql(KINDS["ts"].out, "created_at")} '
+                         'COLLATE "C" < %s', (cutoff,))
+
+
+class PgUnitOfWork:
+    """`with uow: ...; uow.commit()` — one transaction; leaving the block without commit rolls it back."""
+
+    def __init__(self, store, readonly=False):
+        self.store = store
+        self.readonly = readonly
+        self.conn = None
+        self.known = {}  # (table, id, field) -> child rows as last read or written, to skip rewriting them
+
+    def __enter__(self):
+        self.conn = self.store.checkout(self.readonly)
+        self.known = {}
+        self.users = PgUserRepository(self)
+        self.sessions = PgSessionRepository(self)
+        self.login_attempts = PgLoginAttemptRepository(self)
+        self.products = PgProductRepository(self)
+        self.movements = PgMovementRepository(self)
+        self.orders = PgOrderRepository(self)
+        self.deliveries = PgDeliveryRepository(self)
+        self.idempotency = PgIdempotencyRepository(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        conn, self.conn = self.conn, None
+        self.store.checkin(conn)
+        return False
+
+    def commit(self):
+        if self.readonly:
+            raise StoreError("read-only unit of work")
+        with translated():
+            self.conn.commit()
+
+    # ---- SQL, with psycopg's errors turned into the store's
+    def run(self, query, params=None):
+        with translated():
+            self.conn.execute(query, params)
+
+    def rows(self, query, params=None):
+        with translated():
+            return self.conn.execute(query, params).fetchall()
+
+    def run_many(self, query, seq):
+        with translated():
+            with self.conn.cursor() as cur:
+                cur.executemany(query, seq)
+
+    @contextmanager
+    def savepoint(self, needed=True):
+        if not needed:
+            yield
+            return
+        self.run("SAVEPOINT backroom_write")
+        try:
+            yield
+        except BaseException:
+            try:
+                self.conn.execute("ROLLBACK TO SAVEPOINT backroom_write")
+            except psycopg.Error:
+                pass  # the connection is gone; the original error says more
+            raise
+        self.run("RELEASE SAVEPOINT backroom_write")
+
+    def claim(self, *what):
+        """In a writing unit of work, wait for any other writer that claimed the same thing, until
+        it ends. Rows that exist are locked by reading them; this covers the look-up that finds
+        nothing yet ("create the admin unless that username exists")."""
+        if not self.readonly:
+            self.run("SELECT pg_advisory_xact_lock(%s)", (_lock_key(*what),))
+
+    def remember(self, shape, record):
+        for field in shape.children:
+            self.known[(shape.table, record["id"], field.name)] = _dumps(record.get(field.name, ABSENT))
+
+    # ---- whole collections: copying a shop, resetting test data
+    def dump(self, collection):
+        """Every record of a collection, in id (creation) order."""
+        shape = SHAPES[collection]
+        query = f"SELECT {shape.select_t} FROM {shape.table} t ORDER BY t.id"
+        return [shape.decode(row) for row in self.rows(query)]
+
+    def load(self, collection, records):
+        """Insert records exactly as given (ids, timestamps and versions kept)."""
+        shape = SHAPES[collection]
+        rows, lines = [], {f.name: [] for f in shape.children}
+        for record in records:
+            params, children = shape.encode(record)
+            rows.append(params)
+            for name, entries in children.items():
+                lines[name] += [(record["id"], n, *line) for n, line in enumerate(entries)]
+        if rows:
+            self.run_many(shape.insert_sql, rows)
+        for field in shape.children:
+            if lines[field.name]:
+                self.run_many(field.child.insert_sql, lines[field.name])
+
+    def counts(self):
+        return {c: self.rows(f"SELECT count(*) FROM {s.table}")[0][0] for c, s in SHAPES.items()}
+
+    def wipe(self, truncate=True):
+        """Empty every table: TRUNCATE for a real store (scripts/move_shop.py --force); DELETE,
+        much quicker on a handful of rows, between tests."""
+        if truncate:
+            self.run(f"TRUNCATE {', '.join(TABLES)}")
+            return
+        for table in reversed(TABLES):
+            self.run(f"DELETE FROM {table}")
+
+
+# ---- migrations -------------------------------------------------------------------------------------
+
+def migration_files():
+    """[(version, name, path)] in the order they apply."""
+    found = []
+    for entry in sorted(os.listdir(MIGRATIONS_DIR)):
+        match = _MIGRATION_FILE.match(entry)
+        if match:
+            found.append((int(match.group(1)), entry[:-4], os.path.join(MIGRATIONS_DIR, entry)))
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise StoreError("two migrations share a version number")
+    return found
+
+
+def where(url):
+    """host:port/dbname of a URL, without its password, for messages."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "(an unreadable database URL)"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def check_schema_name(schema):
+    if schema and not _SCHEMA_NAME.match(schema):
+        raise StoreError(f"schema name {schema!r} must be lower-case letters, digits and _ "
+                         "(at most 63, not starting with a digit)")
+    return schema or None
+
+
+def connection_kwargs(url, schema=None, lock_timeout=10.0):
+    """psycopg.connect() keywords: the schema as search_path, a lock timeout, a name in pg_stat_activity."""
+    try:
+        options = conninfo_to_dict(url).get("options") or ""
+    except psycopg.Error as exc:
+        raise StoreError(f"SHOP_DATABASE_URL is not a PostgreSQL URL: {exc}") from None
+    options += f" -c lock_timeout={int(lock_timeout * 1000)}"
+    if schema:
+        options += f" -c search_path={schema}"
+    return {"options": options.strip(), "application_name": "backroom", "connect_timeout": 5}
+
+
+def connect(url, schema=None, autocommit=False, lock_timeout=10.0):
+    """One connection outside any pool (migrations, scripts, tests)."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit,
+                               **connection_kwargs(url, check_schema_name(schema), lock_timeout))
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"cannot connect to PostgreSQL at {where(url)}: {exc}".strip()) from exc
+
+
+_migrated = set()  # (url, schema) this process has brought up to date
+
+
+def migrate(url, schema=None, out=None):
+    """Apply every migration not yet recorded in schema_migrations, in order; the names applied.
+
+    Runs under a session advisory lock, so any number of workers may start at once: one
+    migrates, the others wait and then find nothing left to do."""
+    schema = check_schema_name(schema)
+    conn = connect(url, schema, autocommit=True)
+    applied = []
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_lock_key("backroom", "migrate", schema or ""),))
+        if schema:
+            conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     "version integer PRIMARY KEY, name text NOT NULL, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, name, path in migration_files():
+            if version in done:
+                continue
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            with conn.transaction():
+                conn.execute(text)
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+            applied.append(name)
+            if out is not None:
+                print(f"applied {name}", file=out)
+    except psycopg.Error as exc:
+        raise StoreError(f"migrating {where(url)} failed: {exc}") from exc
+    finally:
+        conn.close()  # also releases the advisory lock
+    _migrated.add((url, schema))
+    return applied
+
+
+# ---- the store ----------------------------------------------------------------------------------------
+
+_open_stores = weakref.WeakSet()
+
+
+def _close_pools_before_fork():
+    # a child must never share a live connection with its parent: libpq's goodbye from one
+    # process would end the session under the other
+    for store in list(_open_stores):
+        store.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_close_pools_before_fork)
+
+
+class PostgresStore:
+    """The store in a PostgreSQL database (optionally in one schema of it)."""
+
+    name = "postgres"
+
+    def __init__(self, url, schema=None, pool_size=4, lock_timeout=10.0, migrate_now=True):
+        if not url:
+            raise StoreError("no database URL")
+        self.url = url
+        self.schema = check_schema_name(schema)
+        self.pool_size = pool_size
+        self.lock_timeout = lock_timeout
+        self._kwargs = connection_kwargs(url, self.schema, lock_timeout)
+        self._pool = None
+        self._pid = None
+        self._lock = threading.Lock()
+        if migrate_now and (url, self.schema) not in _migrated:
+            migrate(url, self.schema)
+
+    def __repr__(self):
+        return f"<PostgresStore {where(self.url)} schema={self.schema}>"
+
+    # ---- connections
+    def _pool_here(self):
+        pid = os.getpid()
+        pool = self._pool
+        if pool is not None and self._pid == pid:
+            return pool
+        with self._lock:
+            if self._pool is None or self._pid != pid:
+                self._pool = None  # made in a parent process: not ours to use or close
+                connect(self.url, self.schema, lock_timeout=self.lock_timeout).close()  # fail fast when down
+                pool = ConnectionPool(self.url, kwargs=self._kwargs, min_size=1, max_size=self.pool_size,
+                                      open=False, timeout=5, num_workers=1, name=f"backroom-{pid}",
+                                      check=ConnectionPool.check_connection)  # survives a database restart
+                try:
+                    pool.open(wait=True, timeout=5)
+                except PoolTimeout as exc:
+                    pool.close()
+                    raise StoreError(f"cannot connect to PostgreSQL at {where(self.url)}") from exc
+                self._pool, self._pid = pool, pid
+                _open_stores.add(self)
+            return self._pool
+
+    def checkout(self, readonly):
+        pool = self._pool_here()
+        try:
+            conn = pool.getconn()
+        except PoolTimeout as exc:
+            raise StoreError(f"no connection to PostgreSQL at {where(self.url)} became free") from exc
+        try:
+            conn.isolation_level = (psycopg.IsolationLevel.REPEATABLE_READ if readonly
+                                    else psycopg.IsolationLevel.READ_COMMITTED)
+            conn.read_only = readonly
+        except psycopg.Error:
+            pool.putconn(conn)
+            raise
+        return conn
+
+    def checkin(self, conn):
+        try:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.rollback()
+        except psycopg.Error:
+            pass  # a broken connection: the pool throws it away
+        pool = self._pool
+        if pool is not None and self._pid == os.getpid():
+            pool.putconn(conn)
+        else:
+            conn.close()
+
+    # ---- the store protocol
+    def unit_of_work(self):
+        return PgUnitOfWork(self)
+
+    def reader(self):
+        return PgUnitOfWork(self, readonly=True)
+
+    def check(self):
+        """Readiness: the schema is there and the server accepts writes (not a standby)."""
+        with self.unit_of_work() as uow:
+            standby, _ = uow.rows("SELECT pg_is_in_recovery(), (SELECT count(*) FROM schema_migrations)")[0]
+        if standby:
+            raise StoreError("the database is a read-only standby")
+        return True
+
+    def close(self):
+        with self._lock:
+            pool, self._pool = self._pool, None
+            if pool is not None and self._pid == os.getpid():
+                pool.close()
+            _open_stores.discard(self)

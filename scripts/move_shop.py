@@ -1,0 +1,175 @@
+"""`python -m scripts.move_shop`: copy a shop from its JSON store into PostgreSQL, or back.
+
+Everything is copied as it is: ids, timestamps, versions, the stock ledger, users with their
+password hashes, sessions (signed-in users stay signed in if the servers keep the same secret
+key), login throttling, idempotency keys and the order-number counter.  The copy is one
+transaction; afterwards both sides are read again and their counts, stock totals, ledger totals
+and each product's stock compared.  A target that already holds records is refused unless
+--force is given, and then replaced.  Stop the app servers while you move a shop.
+
+    python -m scripts.move_shop to-postgres --data-dir data/ --database-url postgresql://shop@db/backroom
+    python -m scripts.move_shop to-json --database-url postgresql://... --data-dir /backups/shop-json
+"""
+import argparse
+import os
+import sys
+
+from app.storage.base import COLLECTIONS, StoreError
+from app.storage.jsonfile import JOURNAL, JsonFileStore
+from app.storage.postgres import SHAPES, PostgresStore, check_schema_name, where
+from app.storage.repositories import clone
+
+from .migrate import database_arguments, shop_settings
+
+
+class MoveRefused(Exception):
+    """The target already has records and --force was not given, or there is nothing to copy."""
+
+
+# ---- reading and writing whole stores ------------------------------------------------------------
+
+def read_json_store(data_dir):
+    """{collection: [records]} of a JSON store, read under its write lock so nothing moves meanwhile."""
+    if not os.path.exists(os.path.join(data_dir, JOURNAL)) and not any(
+            os.path.exists(os.path.join(data_dir, f"{c}.json")) for c in COLLECTIONS):
+        raise MoveRefused(f"there is no JSON store in {data_dir}")
+    store = JsonFileStore(data_dir)
+    with store.transaction() as tx:
+        return {c: [clone(r) for r in tx.scan(c)] for c in COLLECTIONS}
+
+
+def read_postgres_store(store):
+    with store.reader() as uow:
+        return {c: uow.dump(c) for c in SHAPES}
+
+
+def write_postgres_store(store, records, force=False):
+    with store.unit_of_work() as uow:
+        held = {c: n for c, n in uow.counts().items() if n}
+        if held and not force:
+            raise MoveRefused(f"the database already holds records ({_held(held)}); "
+                              "pass --force to replace them")
+        if held:
+            uow.wipe()
+        for collection in SHAPES:  # in foreign-key order
+            uow.load(collection, records.get(collection, []))
+        uow.commit()
+
+
+def write_json_store(data_dir, records, force=False):
+    store = JsonFileStore(data_dir)
+    with store.transaction() as tx:
+        held = {c: tx.count(c) for c in COLLECTIONS if tx.count(c)}
+        if held and not force:
+            raise MoveRefused(f"{data_dir} already holds records ({_held(held)}); pass --force to replace them")
+        for collection in COLLECTIONS:
+            for record in list(tx.scan(collection)):
+                tx.delete(collection, record["id"])
+        for collection in COLLECTIONS:
+            for record in records.get(collection, []):
+                tx.put(collection, clone(record))
+        store.commit(tx)
+    store.checkpoint()  # pretty-printed snapshot files, a short journal
+
+
+def _held(held):
+    return ", ".join(f"{n} {c}" for c, n in held.items())
+
+
+# ---- checking ----------------------------------------------------------------------------------------
+
+def summary(records):
+    """What must be equal on both sides: counts, stock total, ledger total, each product's stock."""
+    products = records.get("products", [])
+    return {
+        "counts": {c: len(records.get(c, [])) for c in COLLECTIONS},
+        "stock total": sum(p.get("stock") or 0 for p in products),
+        "ledger total": sum(m.get("delta") or 0 for m in records.get("stock_movements", [])),
+        "stock by product": {p["id"]: p.get("stock") for p in products},
+    }
+
+
+def compare(source, target, out):
+    """Print the two summaries side by side; True when they agree."""
+    a, b = summary(source), summary(target)
+    print(f"{'':24} {'source':>10} {'copy':>10}", file=out)
+    for collection in COLLECTIONS:
+        x, y = a["counts"][collection], b["counts"][collection]
+        print(f"{collection:24} {x:>10} {y:>10}{'' if x == y else '   <- differs'}", file=out)
+    for key in ("stock total", "ledger total"):
+        print(f"{key:24} {a[key]:>10} {b[key]:>10}{'' if a[key] == b[key] else '   <- differs'}", file=out)
+    differing = [pid for pid in a["stock by product"] if a["stock by product"][pid] != b["stock by product"].get(pid)]
+    if differing:
+        print(f"products whose stock differs: {', '.join(differing[:10])}", file=out)
+    return a == b
+
+
+# ---- the two moves -----------------------------------------------------------------------------------
+
+def json_to_postgres(data_dir, url, schema=None, force=False, out=sys.stdout):
+    """Copy the JSON store in data_dir into PostgreSQL (migrated first); True when the check agrees."""
+    source = read_json_store(data_dir)
+    store = PostgresStore(url, check_schema_name(schema))
+    try:
+        write_postgres_store(store, source, force)
+        copied = read_postgres_store(store)
+    finally:
+        store.close()
+    print(f"copied {data_dir} to PostgreSQL at {where(url)}" + (f" schema {schema}" if schema else ""),
+          file=out)
+    ok = compare(source, copied, out)
+    secret = os.path.join(data_dir, "secret.key")
+    if os.path.exists(secret):
+        print(f"Tokens were signed with {secret}: give every app server that key as SHOP_SECRET_KEY "
+              "and signed-in users stay signed in.", file=out)
+    return ok
+
+
+def postgres_to_json(url, data_dir, schema=None, force=False, out=sys.stdout):
+    """Copy the PostgreSQL store into a JSON store in data_dir; True when the check agrees."""
+    store = PostgresStore(url, check_schema_name(schema))
+    try:
+        source = read_postgres_store(store)
+    finally:
+        store.close()
+    write_json_store(data_dir, source, force)
+    copied = read_json_store(data_dir)
+    print(f"copied PostgreSQL at {where(url)}" + (f" schema {schema}" if schema else "") + f" to {data_dir}",
+          file=out)
+    return compare(source, copied, out)
+
+
+def main(argv=None, out=None):
+    out = out if out is not None else sys.stdout
+    settings = shop_settings()
+    parser = argparse.ArgumentParser(prog="python -m scripts.move_shop", description=__doc__.splitlines()[0])
+    parser.add_argument("direction", choices=("to-postgres", "to-json"))
+    parser.add_argument("--data-dir", default=settings["DATA_DIR"],
+                        help="the JSON store (default: SHOP_DATA_DIR, else data/)")
+    database_arguments(parser)
+    parser.add_argument("--force", action="store_true", help="replace whatever the target holds")
+    args = parser.parse_args(argv)
+    if not args.database_url:
+        print("No database: set SHOP_DATABASE_URL or pass --database-url.", file=sys.stderr)
+        return 2
+    data_dir = os.path.abspath(args.data_dir)
+    try:
+        if args.direction == "to-postgres":
+            ok = json_to_postgres(data_dir, args.database_url, args.schema, args.force, out)
+        else:
+            ok = postgres_to_json(args.database_url, data_dir, args.schema, args.force, out)
+    except MoveRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 3
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not ok:
+        print("The copy does not match its source; see above.", file=sys.stderr)
+        return 1
+    print("The copy matches its source.", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

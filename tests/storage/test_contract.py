@@ -1,0 +1,554 @@
+"""The storage contract, one suite run against every backend: the JSON files and PostgreSQL behave the same.
+
+List semantics are checked against repositories.evaluate(), which defines them: each query's
+answer from the store must equal evaluate() over the very records that were stored.
+"""
+import multiprocessing
+
+import pytest
+
+from app.storage.base import Query, StoreError, UniqueViolation, new_id
+from app.storage.jsonfile import JsonFileStore
+from app.storage.postgres import PostgresStore
+from app.storage.repositories import OrderRepository, ProductRepository, evaluate
+
+CTX = multiprocessing.get_context("fork")  # as gunicorn forks its workers; each opens its own store
+PROCESS_TIMEOUT = 60
+
+
+@pytest.fixture
+def shop(backend, tmp_path, request):
+    """An empty store on this backend."""
+    if backend == "json":
+        store = JsonFileStore(str(tmp_path / "data"))
+        store.address = ("json", str(tmp_path / "data"))
+    else:
+        pg_shop = request.getfixturevalue("pg_shop")
+        pg_shop.wipe()
+        store = PostgresStore(pg_shop.url, pg_shop.schema)
+        store.address = ("postgres", pg_shop.url, pg_shop.schema)
+    yield store
+    store.close()
+
+
+def open_store(address):
+    if address[0] == "json":
+        return JsonFileStore(address[1])
+    return PostgresStore(address[1], address[2])
+
+
+# ---- small factories: only the fields a test is about ----------------------------------------------
+
+_n = iter(range(1, 1_000_000))
+
+
+def product(**fields):
+    n = next(_n)
+    record = {"id": new_id(), "sku": f"SKU-{n:05d}", "title": f"Product {n}", "kind": "general",
+              "author": None, "isbn": None, "barcode": None, "description": None, "category": None,
+              "price": "10.00", "cost": None, "stock": 10, "low_stock_threshold": 5, "status": "active"}
+    record.update(fields)
+    return record
+
+
+def user(**fields):
+    n = next(_n)
+    record = {"id": new_id(), "username": f"user{n}", "email": None, "role": "clerk", "active": True,
+              "password_hash": "scrypt:not-a-real-hash"}
+    record.update(fields)
+    return record
+
+
+def order(number, lines=(), **fields):
+    record = {"id": new_id(), "number": number, "status": "pending", "payment_status": "unpaid",
+              "items": [{"product_id": p["id"], "sku": p["sku"], "title": p["title"], "quantity": q,
+                         "unit_price": p["price"], "line_total": p["price"]} for p, q in lines],
+              "subtotal": "10.00", "total": "10.00", "currency": "EUR", "customer": None,
+              "customer_id": None, "payment": None, "notes": None, "cancel_reason": None,
+              "created_by": None}
+    record.update(fields)
+    return record
+
+
+def movement(product_record, delta, **fields):
+    record = {"id": new_id(), "product_id": product_record["id"], "delta": delta,
+              "stock_after": product_record["stock"], "reason": "count", "ref": None, "note": None,
+              "user_id": None}
+    record.update(fields)
+    return record
+
+
+def delivery(order_record, **fields):
+    record = {"id": new_id(), "order_id": order_record["id"], "status": "pending",
+              "address": "1 High Street, Bath", "carrier": None, "tracking_number": None,
+              "estimated_date": "2026-11-25",
+              "events": [{"status": "pending", "at": "2026-11-21T10:00:00Z", "note": None, "user_id": None}],
+              "created_by": None}
+    record.update(fields)
+    return record
+
+
+def commit(store, write):
+    with store.unit_of_work() as uow:
+        result = write(uow)
+        uow.commit()
+    return result
+
+
+def read(store, look):
+    with store.reader() as uow:
+        return look(uow)
+
+
+# ---- records --------------------------------------------------------------------------------------
+
+def test_add_stamps_a_record_and_get_returns_it_unchanged(shop):
+    added = commit(shop, lambda uow: uow.products.add(product(price="12.50", cost="7.00")))
+
+    assert added["version"] == 1 and added["created_at"] == added["updated_at"]
+    assert added["created_at"].endswith("Z") and len(added["created_at"]) == 20
+    got = read(shop, lambda uow: uow.products.get(added["id"]))
+    assert got == added and list(got) == list(added)
+
+
+def test_update_bumps_the_version_and_moves_updated_at(shop):
+    added = commit(shop, lambda uow: uow.products.add(product(created_at="2020-01-01T00:00:00Z",
+                                                                 updated_at="2020-01-01T00:00:00Z")))
+
+    def rename(uow):
+        record = uow.products.get(added["id"])
+        record["title"] = "Renamed"
+        return uow.products.update(record)
+    updated = commit(shop, rename)
+
+    assert updated["version"] == 2 and updated["updated_at"] > "2020-01-01T00:00:00Z"
+    assert updated["created_at"] == "2020-01-01T00:00:00Z"
+    assert read(shop, lambda uow: uow.products.get(added["id"])) == updated
+
+
+def test_every_collection_gives_back_exactly_what_it_was_given(shop):
+    """Nulls stay null, absent fields stay absent, extra and nested fields and key order survive."""
+    p = product(title="Ünïcode “quotes” 📚", description="line\nbreak", cost="0.00", stock=0,
+                extra_field={"nested": [1, 2.5, None, "x"]}, price="9999999999.99")
+    u = user(email="Ada@Example.com", role="admin")
+    o = order(1001, [(p, 2)], customer={"name": "Ada", "email": "ada@example.com", "phone": None},
+              payment={"method": "card", "amount": "10.00", "reference": None, "paid_at": "2026-11-21T10:15:00Z"},
+              cancelled_at="2026-11-22T08:00:00Z")
+    weird_order = order(1002, customer="just a string", payment={"method": "cash"}, items=None)
+    weird_order.pop("notes")
+    d = delivery(o, address={"name": "Ada", "line1": "1 Road", "city": "Zürich", "postal_code": "8000"})
+    m = movement(p, 0, ref="r", note="n", created_at="2026-11-21T10:15:00Z")
+    s = {"id": new_id(), "user_id": u["id"], "refresh_id": new_id(), "revoked": False}
+    attempt = {"id": "a" * 32, "failures": [1763720100.123456, 1763720101.5], "updated_at": "2026-11-21T10:15:00Z"}
+    key = {"id": "k" * 40, "user_id": u["id"], "endpoint": "orders", "fingerprint": "f" * 64, "status": 201,
+           "response": {"id": o["id"], "total": "10.00", "items": [{"q": 1}]}, "headers": {"Location": "/x"},
+           "created_at": "2026-11-21T10:15:00Z"}
+
+    def write(uow):
+        uow.users.add(u)
+        uow.sessions.add(s)
+        uow.products.add(p)
+        uow.movements.add(m)
+        uow.orders.add(o)
+        uow.orders.add(weird_order)
+        uow.deliveries.add(d)
+        uow.login_attempts.save(attempt)
+        uow.idempotency.save(key)
+    commit(shop, write)
+
+    with shop.reader() as uow:
+        for repo, record in ((uow.users, u), (uow.sessions, s), (uow.products, p), (uow.movements, m),
+                             (uow.orders, o), (uow.orders, weird_order), (uow.deliveries, d),
+                             (uow.login_attempts, attempt), (uow.idempotency, key)):
+            got = repo.get(record["id"])
+            assert got == record
+            assert list(got) == list(record)
+    assert "notes" not in read(shop, lambda uow: uow.orders.get(weird_order["id"]))
+
+
+@pytest.mark.parametrize("odd", ["nope", "", 42, None, "a\x00b", ["x"]])
+def test_get_of_an_id_that_names_nothing_is_none(shop, odd):
+    commit(shop, lambda uow: uow.products.add(product()))
+    assert read(shop, lambda uow: uow.products.get(odd)) is None
+
+
+def test_count_counts_committed_records(shop):
+    commit(shop, lambda uow: [uow.products.add(product()) for _ in range(3)])
+    assert read(shop, lambda uow: uow.products.count()) == 3
+    assert read(shop, lambda uow: uow.orders.count()) == 0
+
+
+# ---- unique keys ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("first, second, field", [
+    ({"sku": "Tote-1"}, {"sku": "TOTE-1"}, "sku"),
+    ({"barcode": "4006381333931"}, {"barcode": "4006381333931"}, "barcode"),
+    ({"barcode": "036000291452"}, {"barcode": "0036000291452"}, "barcode"),  # UPC-A == its EAN-13
+    ({"isbn": "9780141439518"}, {"isbn": "9780141439518"}, "isbn"),
+])
+def test_a_taken_unique_key_is_a_unique_violation_naming_it(shop, first, second, field):
+    commit(shop, lambda uow: uow.products.add(product(**first)))
+
+    with shop.unit_of_work() as uow:
+        with pytest.raises(UniqueViolation) as caught:
+            uow.products.add(product(**second))
+        other = uow.products.add(product())  # the unit of work is still usable
+        uow.commit()
+
+    assert caught.value.field == field
+    assert read(shop, lambda uow: uow.products.count()) == 2
+    assert read(shop, lambda uow: uow.products.get(other["id"])) == other
+
+
+def test_changing_a_record_to_a_taken_key_is_a_unique_violation(shop):
+    a, b = commit(shop, lambda uow: [uow.products.add(product(sku="A")), uow.products.add(product(sku="B"))])
+    with shop.unit_of_work() as uow:
+        record = uow.products.get(b["id"])
+        record["sku"] = "a"
+        with pytest.raises(UniqueViolation) as caught:
+            uow.products.update(record)
+    assert caught.value.field == "sku"
+    assert read(shop, lambda uow: uow.products.get(b["id"]))["sku"] == "B"
+
+
+def test_usernames_are_unique_whatever_their_case(shop):
+    commit(shop, lambda uow: uow.users.add(user(username="Clerk")))
+    with shop.unit_of_work() as uow:
+        with pytest.raises(UniqueViolation) as caught:
+            uow.users.add(user(username="cLERK"))
+    assert caught.value.field == "username"
+
+
+def test_lookups_find_products_by_sku_barcode_and_isbn(shop):
+    book = commit(shop, lambda uow: uow.products.add(product(sku="Bk-1", isbn="9780141439518",
+                                                             barcode="9780141439518")))
+    can = commit(shop, lambda uow: uow.products.add(product(barcode="036000291452")))
+    with shop.reader() as uow:
+        assert uow.products.find_by_sku("bk-1") == book
+        assert uow.products.find_by_isbn("9780141439518") == book
+        assert uow.products.find_by_barcode("9780141439518") == book
+        assert uow.products.find_by_barcode("0036000291452") == can
+        assert uow.products.find_by_barcode("036000291452") == can
+        for look in (uow.products.find_by_sku, uow.products.find_by_barcode, uow.products.find_by_isbn):
+            assert look("nothing") is None and look("") is None and look(None) is None
+            assert look("bk\x00") is None
+
+
+def test_users_are_found_by_username_whatever_its_case_and_admins_counted(shop):
+    admin = commit(shop, lambda uow: uow.users.add(user(username="Owner", role="admin")))
+    commit(shop, lambda uow: [uow.users.add(user(role="admin", active=False)), uow.users.add(user())])
+    with shop.reader() as uow:
+        assert uow.users.find_by_username("OWNER") == admin
+        assert uow.users.find_by_username("nobody") is None
+        assert uow.users.count_active_admins() == 1
+    with shop.unit_of_work() as uow:
+        assert uow.users.count_active_admins() == 1
+
+
+# ---- stock ----------------------------------------------------------------------------------------
+
+def test_change_stock_never_goes_below_zero(shop):
+    p = commit(shop, lambda uow: uow.products.add(product(stock=3)))
+
+    taken = commit(shop, lambda uow: uow.products.change_stock(p["id"], -3))
+    short = commit(shop, lambda uow: uow.products.change_stock(p["id"], -1))
+    missing = commit(shop, lambda uow: uow.products.change_stock("no-such-product", 1))
+
+    assert taken["stock"] == 0 and taken["version"] == 2
+    assert short is None and missing is None
+    assert read(shop, lambda uow: uow.products.get(p["id"])) == taken
+    back = commit(shop, lambda uow: uow.products.change_stock(p["id"], 5))
+    assert back["stock"] == 5 and back["version"] == 3
+
+
+def test_movements_are_kept_per_product_in_creation_order(shop):
+    p, q = commit(shop, lambda uow: [uow.products.add(product()), uow.products.add(product())])
+    first = commit(shop, lambda uow: uow.movements.add(movement(p, 10)))
+    commit(shop, lambda uow: uow.movements.add(movement(q, 1)))
+    second = commit(shop, lambda uow: uow.movements.add(movement(p, -2, reason="sale")))
+    with shop.reader() as uow:
+        assert uow.movements.for_product(p["id"]) == [first, second]
+        assert uow.movements.for_product("nothing") == []
+    assert "version" not in first and "updated_at" not in first
+
+
+# ---- transactions ---------------------------------------------------------------------------------
+
+def test_leaving_a_unit_of_work_without_commit_changes_nothing(shop):
+    p = commit(shop, lambda uow: uow.products.add(product(stock=5)))
+
+    with shop.unit_of_work() as uow:
+        uow.products.add(product())
+        uow.products.change_stock(p["id"], -5)
+        uow.movements.add(movement(p, -5))
+        uow.orders.next_number()
+    with pytest.raises(RuntimeError):
+        with shop.unit_of_work() as uow:
+            uow.products.change_stock(p["id"], -5)
+            raise RuntimeError("the service failed half way")
+
+    with shop.reader() as uow:
+        assert uow.products.count() == 1
+        assert uow.products.get(p["id"]) == p
+        assert uow.movements.for_product(p["id"]) == []
+    assert commit(shop, lambda uow: uow.orders.next_number()) == 1001
+
+
+def test_a_unit_of_work_sees_its_own_writes_before_commit(shop):
+    with shop.unit_of_work() as uow:
+        p = uow.products.add(product(sku="Own-1"))
+        assert uow.products.get(p["id"]) == p
+        assert uow.products.find_by_sku("own-1") == p
+        assert uow.products.list(Query())[1] == 1
+
+
+def test_a_reader_cannot_commit(shop):
+    with shop.reader() as uow:
+        with pytest.raises(StoreError):
+            uow.commit()
+
+
+def test_order_numbers_start_at_1001_and_grow_by_one(shop):
+    assert [commit(shop, lambda uow: uow.orders.next_number()) for _ in range(3)] == [1001, 1002, 1003]
+
+
+def test_related_records_are_found_by_their_owner(shop):
+    p = commit(shop, lambda uow: uow.products.add(product()))
+    o1, o2 = commit(shop, lambda uow: [uow.orders.add(order(1001, [(p, 1)])), uow.orders.add(order(1002))])
+    d1 = commit(shop, lambda uow: uow.deliveries.add(delivery(o1)))
+    d2 = commit(shop, lambda uow: uow.deliveries.add(delivery(o1, status="failed")))
+    u = commit(shop, lambda uow: uow.users.add(user()))
+    s1 = commit(shop, lambda uow: uow.sessions.add({"id": new_id(), "user_id": u["id"], "refresh_id": "r",
+                                                    "revoked": False}))
+    with shop.reader() as uow:
+        assert uow.deliveries.for_order(o1["id"]) == [d1, d2]
+        assert uow.deliveries.for_order(o2["id"]) == []
+        assert uow.sessions.for_user(u["id"]) == [s1]
+
+
+def test_a_delivery_keeps_its_growing_history(shop):
+    o = commit(shop, lambda uow: uow.orders.add(order(1001)))
+    d = commit(shop, lambda uow: uow.deliveries.add(delivery(o)))
+
+    def advance(uow):
+        record = uow.deliveries.get(d["id"])
+        record["events"].append({"status": "in_transit", "at": "2026-11-22T09:00:00Z", "note": "van",
+                                 "user_id": "u1"})
+        record["status"] = "in_transit"
+        return uow.deliveries.update(record)
+    moved = commit(shop, advance)
+
+    got = read(shop, lambda uow: uow.deliveries.get(d["id"]))
+    assert got == moved and len(got["events"]) == 2 and got["version"] == 2
+
+
+def test_login_attempts_and_idempotency_keys_are_saved_read_and_forgotten(shop):
+    u = commit(shop, lambda uow: uow.users.add(user()))
+    attempt = {"id": "attempt-1", "failures": [1.5], "updated_at": "2026-11-21T10:00:00Z"}
+    commit(shop, lambda uow: uow.login_attempts.save(attempt))
+    attempt["failures"].append(2.25)
+    commit(shop, lambda uow: uow.login_attempts.save(attempt))
+    assert read(shop, lambda uow: uow.login_attempts.get("attempt-1")) == attempt
+    commit(shop, lambda uow: uow.login_attempts.delete("attempt-1"))
+    assert read(shop, lambda uow: uow.login_attempts.get("attempt-1")) is None
+
+    old = {"id": "old", "user_id": u["id"], "endpoint": "e", "fingerprint": "f", "status": 201,
+           "response": {}, "headers": {}, "created_at": "2026-11-20T09:59:59Z"}
+    young = dict(old, id="young", created_at="2026-11-20T10:00:00Z")
+    commit(shop, lambda uow: [uow.idempotency.save(old), uow.idempotency.save(young)])
+    commit(shop, lambda uow: uow.idempotency.purge_before("2026-11-20T10:00:00Z"))
+    with shop.reader() as uow:
+        assert uow.idempotency.get("old") is None
+        assert uow.idempotency.get("young") == young
+
+
+# ---- lists: the same answers as evaluate() ----------------------------------------------------------
+
+T = ["2026-11-20T09:00:00Z", "2026-11-20T10:00:00Z", "2026-11-21T00:00:00Z", "2026-11-21T23:59:59Z"]
+
+
+def catalog_records():
+    specs = [
+        dict(title="apple", author="Jane", category="books", kind="book", price="10.00", stock=0, cost="4.00"),
+        dict(title="Apple", author="jane", category="Books", price="9.50", stock=3, low_stock_threshold=3),
+        dict(title="banana", author=None, category=None, price="100.00", stock=10, cost=None),
+        dict(title="Äpfel", author="JANE AUSTEN", category="gifts", price="9.50", stock=5, status="archived"),
+        dict(title="zebra 100%_done", author="Zoë", category="books", price="0.00", stock=6,
+             low_stock_threshold=0, kind="book", isbn="9780141439518", barcode="9780141439518"),
+        dict(title="Zebra", category=None, price="10.00", stock=1, cost="10.00", barcode="036000291452"),
+        dict(title="éclair", author="", category="", price="2.05", stock=5, low_stock_threshold=10),
+        dict(title="10 things", price="19.99", stock=7, cost="0.50", sku="sku-TEN"),
+        dict(title="9 lives", price="1.00", stock=0, status="archived", kind="book", sku="SKU-nine"),
+        dict(title="", author="jan", price="10.00", stock=2),
+    ]
+    return [product(created_at=T[i % len(T)], **spec) for i, spec in enumerate(specs)]
+
+
+PRODUCT_SORT = ("title", "sku", "price", "cost", "stock", "created_at", "updated_at", "author", "category",
+                "kind", "status", "low_stock_threshold")
+PRODUCT_SEARCH = ("title", "author", "isbn", "sku", "barcode")
+
+
+def product_queries():
+    queries = [Query(), Query(sort=[("id", True)]), Query(limit=3), Query(limit=3, offset=8),
+               Query(limit=5, offset=50), Query(sort=[("id", True)], limit=4, offset=2)]
+    for filters in ({"status": "active"}, {"kind": ["book", "general"]}, {"category": None},
+                    {"category": ["books", None]}, {"category": ""}, {"status": "\x00hidden"},
+                    {"low_stock": True}, {"low_stock": False}, {"status": "active", "low_stock": True},
+                    {"kind": "book", "status": "archived"}, {"stock": 5}, {"price": "9.50"},
+                    {"price": "9.5"}, {"id": "nothing"}):
+        queries.append(Query(filters=filters))
+        queries.append(Query(filters=filters, sort=[("title", False)], limit=2, offset=1))
+    for needle in ("apple", "APP", "äp", "jane", "9", "100%_", "%", "_", "sku-", "Zoë", "0360", "nothing", "\x00"):
+        queries.append(Query(q=needle, q_fields=PRODUCT_SEARCH))
+        queries.append(Query(q=needle, q_fields=("title",), sort=[("price", True)], filters={"status": "active"}))
+    queries.append(Query(q="apple", q_fields=()))
+    for name in PRODUCT_SORT:
+        queries.append(Query(sort=[(name, False)]))
+        queries.append(Query(sort=[(name, True)], limit=4, offset=1))
+    queries += [Query(sort=[("price", False), ("title", True)]), Query(sort=[("category", False), ("id", True)]),
+                Query(sort=[("id", False), ("title", True)]), Query(sort=[("cost", True), ("stock", False)]),
+                Query(sort=[("stock", True), ("stock", False)])]
+    for since, until in ((T[1], T[2]), (T[1], None), (None, T[1]), ("2026-11-21", None), (None, "2026-11-21"),
+                         (T[3], T[0]), ("2026-11-20T10:00:00.5Z", None)):
+        queries.append(Query(since=since, until=until))
+        queries.append(Query(since=since, until=until, sort=[("created_at", True)], limit=3))
+    return queries
+
+
+def assert_lists_like_evaluate(repo, records, queries, numeric=(), special=None):
+    ordered = sorted(records, key=lambda r: r["id"])
+    for query in queries:
+        expected = evaluate(ordered, query, numeric, special)
+        assert repo.list(query) == expected, query
+
+
+def test_product_lists_filter_search_sort_and_page_as_evaluate_does(shop):
+    records = catalog_records()
+    commit(shop, lambda uow: [uow.products.add(r) for r in records])
+    with shop.reader() as uow:
+        assert_lists_like_evaluate(uow.products, records, product_queries(), ProductRepository.numeric,
+                                   ProductRepository.special)
+
+
+def test_order_lists_filter_search_sort_and_page_as_evaluate_does(shop):
+    p = commit(shop, lambda uow: uow.products.add(product()))
+    customers = [None, {"name": "Ada Lovelace", "email": "ADA@example.com"}, {"name": "Bob"},
+                 {"name": "ada", "email": "ada@example.com", "phone": "+44 1"}, {"email": None}]
+    records = [order(1001 + i, [(p, 1)] if i % 2 else [], customer=customers[i % len(customers)],
+                     status=("pending", "paid", "cancelled")[i % 3], total=("10.00", "9.00", "100.00")[i % 3],
+                     subtotal="1.00", notes=("gift", None, "Ada's")[i % 3], customer_id=(None, "c-17")[i % 2],
+                     created_at=T[i % len(T)])
+               for i in range(12)]
+    commit(shop, lambda uow: [uow.orders.add(r) for r in records])
+    search = ("number", "notes", "customer_id", "customer.name", "customer.email")
+    queries = [Query(), Query(sort=[("id", True)], limit=5), Query(filters={"status": "paid"}),
+               Query(filters={"status": ["paid", "cancelled"], "payment_status": "unpaid"}),
+               Query(filters={"customer_email": "ada@EXAMPLE.com"}), Query(filters={"customer_email": ""}),
+               Query(filters={"customer_email": "nobody@example.com"})]
+    for needle in ("100", "1005", "ada", "EXAMPLE", "'s", "c-1", "gift", "+44"):
+        queries.append(Query(q=needle, q_fields=search, sort=[("id", True)]))
+    for name in ("created_at", "updated_at", "number", "total", "status", "payment_status"):
+        queries += [Query(sort=[(name, False)]), Query(sort=[(name, True)], limit=4, offset=3)]
+    queries += [Query(since=T[1], until=T[2], sort=[("total", True)]), Query(since="2026-11-21")]
+    with shop.reader() as uow:
+        assert_lists_like_evaluate(uow.orders, records, queries, OrderRepository.numeric, OrderRepository.special)
+
+
+def test_other_lists_filter_search_sort_and_page_as_evaluate_does(shop):
+    p, q = commit(shop, lambda uow: [uow.products.add(product()), uow.products.add(product())])
+    o = commit(shop, lambda uow: uow.orders.add(order(1001)))
+    addresses = ["1 High Road, Bath", {"name": "Ada", "line1": "2 Low Road", "city": "Zürich"},
+                 {"name": "Bob", "city": "road"}, "Cityside"]
+    deliveries = [delivery(o, address=addresses[i % 4], carrier=(None, "DHL", "dpd")[i % 3],
+                           status=("pending", "failed")[i % 2], estimated_date=f"2026-11-2{i % 5}",
+                           tracking_number=(None, "3SABC")[i % 2], created_at=T[i % 4]) for i in range(8)]
+    movements = [movement(p if i % 2 else q, (-1) ** i * i, reason=("sale", "count")[i % 2],
+                          note=(None, "Damaged box")[i % 2], ref=(None, o["id"])[i % 3 == 0],
+                          created_at=T[i % 4]) for i in range(9)]
+    people = [user(username=name, role=role, active=active, email=email, created_at=T[i % 4])
+              for i, (name, role, active, email) in enumerate([
+                  ("Ada", "admin", True, "ada@x.com"), ("bob", "clerk", False, None),
+                  ("Çelik", "viewer", True, "c@x.com"), ("ada2", "clerk", True, "ADA@y.com")])]
+    commit(shop, lambda uow: [uow.deliveries.add(r) for r in deliveries])
+    commit(shop, lambda uow: [uow.movements.add(r) for r in movements])
+    commit(shop, lambda uow: [uow.users.add(r) for r in people])
+
+    address_search = ("carrier", "tracking_number", "address", "address.name", "address.line1",
+                      "address.city", "address.postal_code")
+    delivery_queries = [Query(filters={"status": "failed"}), Query(filters={"order_id": o["id"]}, limit=3)]
+    for needle in ("road", "ada", "zür", "dhl", "3sabc", "city", "name", "nothing"):
+        delivery_queries.append(Query(q=needle, q_fields=address_search, sort=[("id", True)]))
+    for name in ("created_at", "updated_at", "status", "estimated_date", "carrier"):
+        delivery_queries += [Query(sort=[(name, False)]), Query(sort=[(name, True)], limit=3, offset=2)]
+    movement_queries = [Query(filters={"product_id": p["id"]}), Query(filters={"reason": "sale"}),
+                        Query(filters={"product_id": q["id"], "reason": "count"}),
+                        Query(q="damaged", q_fields=("note", "ref")), Query(q=o["id"][:8], q_fields=("note", "ref")),
+                        Query(since=T[1], until=T[2], sort=[("id", True)])]
+    for name in ("created_at", "delta", "stock_after", "reason"):
+        movement_queries += [Query(sort=[(name, False)]), Query(sort=[(name, True)], limit=4)]
+    user_queries = [Query(filters={"role": "clerk"}), Query(filters={"active": False}),
+                    Query(filters={"active": True, "role": "clerk"}), Query(q="ADA", q_fields=("username", "email")),
+                    Query(q="ç", q_fields=("username", "email"))]
+    for name in ("username", "role", "created_at", "updated_at"):
+        user_queries += [Query(sort=[(name, False)]), Query(sort=[(name, True)], limit=2, offset=1)]
+    with shop.reader() as uow:
+        assert_lists_like_evaluate(uow.deliveries, deliveries, delivery_queries)
+        assert_lists_like_evaluate(uow.movements, movements, movement_queries)
+        assert_lists_like_evaluate(uow.users, people, user_queries)
+
+
+def test_a_query_on_fields_sql_does_not_index_is_still_answered_as_evaluate_does(shop):
+    records = [product(extra_field=i % 3, price=str(i) + ".00") for i in range(6)]
+    commit(shop, lambda uow: [uow.products.add(r) for r in records])
+    queries = [Query(filters={"extra_field": 1}), Query(sort=[("extra_field", True)]),
+               Query(q="1", q_fields=("extra_field",))]
+    with shop.reader() as uow:
+        assert_lists_like_evaluate(uow.products, records, queries, ProductRepository.numeric,
+                                   ProductRepository.special)
+
+
+# ---- several processes ----------------------------------------------------------------------------
+
+def take_one_at_a_time(address, product_id, barrier, results):
+    """A buyer in its own process: take one unit per unit of work until the product is sold out."""
+    store = open_store(address)
+    barrier.wait(timeout=PROCESS_TIMEOUT)
+    taken = 0
+    while True:
+        with store.unit_of_work() as uow:
+            updated = uow.products.change_stock(product_id, -1)
+            if updated is None:
+                break
+            uow.movements.add({"id": new_id(), "product_id": product_id, "delta": -1,
+                               "stock_after": updated["stock"], "reason": "sale", "ref": None, "note": None,
+                               "user_id": None})
+            uow.commit()
+        taken += 1
+    store.close()
+    results.put(taken)
+
+
+def test_buyers_in_several_processes_never_oversell(shop):
+    p = commit(shop, lambda uow: uow.products.add(product(stock=40)))
+    commit(shop, lambda uow: uow.movements.add(movement(p, 40, reason="opening")))
+    buyers = 4
+    barrier, results = CTX.Barrier(buyers), CTX.Queue()
+    procs = [CTX.Process(target=take_one_at_a_time, args=(shop.address, p["id"], barrier, results))
+             for _ in range(buyers)]
+    for proc in procs:
+        proc.start()
+    try:
+        taken = [results.get(timeout=PROCESS_TIMEOUT) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=PROCESS_TIMEOUT)
+            if proc.is_alive():
+                proc.kill()
+    assert sum(taken) == 40
+    with shop.reader() as uow:
+        after = uow.products.get(p["id"])
+        ledger = uow.movements.for_product(p["id"])
+    assert after["stock"] == 0 and after["version"] == 41
+    assert sum(m["delta"] for m in ledger) == 0 and len(ledger) == 41
+    assert sorted(m["stock_after"] for m in ledger if m["reason"] == "sale") == list(range(40))
