@@ -2,31 +2,45 @@
 pretty-printed snapshot files per collection, shared safely by any number of processes.
 
 Layout of SHOP_DATA_DIR:
-  journal.jsonl      line 1 {"journal": 1, "base_tx": B}; then one line per committed
-                     transaction {"tx": N, "at": ts, "ops": [[collection, id, record|null], ...]}
+  journal.jsonl      line 1 {"journal": 1, "base_tx": B, "started_at", "id"}; then one line per
+                     committed transaction {"tx": N, "at": ts, "ops": [[collection, id, record|null], ...]}
   <collection>.json  {"collection", "tx": T, "count", "records": [...]}: state after tx T
-  .store.lock        the write lock (filelock)
+  .store.lock        the write lock (filelock), held for a whole read-modify-write
+  .compact.lock      held by the one process that is compacting
 
-A commit appends one line and fsyncs it under the lock, so it costs the same with
-100 or 100,000 past orders.  When the journal grows past a threshold, the snapshot
-files are rewritten (temp file, fsync, os.replace, fsync folder) and the journal is
-replaced by one that starts after them.  Opening replays, per collection, the
-journal's transactions newer than that collection's snapshot, so a crash in the
-middle of compaction loses nothing.  A torn last line (a crash mid-append, never
-acknowledged) is ignored and cut off by the next writer.
+A commit appends one line and fsyncs it under the write lock, so it costs the same with
+100 or 100,000 past orders.  When the journal grows past a threshold, the committing
+process compacts in a background thread after it has let go of the write lock, so
+neither its client nor the other processes wait (rewriting 100,000 orders takes
+seconds): it writes every snapshot file as of the transaction T it had just committed
+(temp file, fsync, os.replace, fsync folder), then, briefly under the write lock,
+replaces the journal with one based on T that keeps the lines committed since, plus an
+overlap of lines before T.  Committed records are never changed in place (a change
+stores a new dict), so a list of a collection's records taken at T stays the state at T.
+Opening replays, per collection, the journal's transactions newer than that
+collection's snapshot, so a crash at any point of compaction loses nothing.  A torn
+last line (a crash mid-append, never acknowledged) is ignored and cut off by the next
+writer.
 
-Every process keeps the parsed state in memory and, before each read or
-transaction, checks the journal's identity (inode, size, and its header line, which
-carries a random id: ext4 hands a freed inode number to the next new file, so a
-journal replaced by compaction may come back with the inode of one this process
-still remembers) and reads only the lines appended since; transaction numbers must
-follow on, else it reloads from scratch.  A complete line that does not parse is
-damage, not a torn tail: the store refuses to open rather than cut off what follows.
+Every process keeps the parsed state in memory and, before each read or transaction,
+checks the journal's identity (inode, size, and its header line, which carries a random
+id: ext4 hands a freed inode number to the next new file, so a replaced journal may come
+back with the inode of one this process still remembers) and reads only the lines
+appended since; transaction numbers must follow on.  When the journal was replaced, a
+process picks up in the overlap where it left off; only one further behind re-reads the
+snapshot files.  A complete line that does not parse is damage, not a torn tail: the
+store refuses to open rather than cut off what follows.
+
+A JsonFileStore object serves one thread at a time (gunicorn's sync workers); it is
+processes that share a data directory safely.
 """
 import glob
 import json
+import logging
 import os
 import secrets
+import threading
+import time
 from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
@@ -37,6 +51,9 @@ from . import repositories
 
 JOURNAL = "journal.jsonl"
 DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024
+MAX_OVERLAP_BYTES = 16 * 1024 * 1024
+CHECKPOINT_WAIT = 600.0
+log = logging.getLogger("backroom.storage")
 
 
 def _fsync_dir(path):
@@ -80,20 +97,27 @@ class JsonFileStore:
         self.dir = os.path.abspath(data_dir)
         os.makedirs(self.dir, exist_ok=True)
         self.journal_path = os.path.join(self.dir, JOURNAL)
-        self.lock = FileLock(os.path.join(self.dir, ".store.lock"), timeout=lock_timeout)
+        # thread_local: the compaction thread and the request thread must exclude each other too
+        self.lock = FileLock(os.path.join(self.dir, ".store.lock"), timeout=lock_timeout, thread_local=True)
+        self.compact_lock = FileLock(os.path.join(self.dir, ".compact.lock"), thread_local=True)
         self.lock_timeout = lock_timeout
         self.compact_bytes = compact_bytes
+        # lines before a compaction's T kept in the new journal, so processes a little behind follow on
+        self.overlap_bytes = min(compact_bytes // 4, MAX_OVERLAP_BYTES)
         self.tables = None
         self._ino = None
         self._header = b""
         self._offset = 0
-        self._snapshot_tx = {}
+        self._compact_due = False
+        self._compactor = None
+        self._next_compaction_try = 0.0
         with self._locked():
             self._remove_stale_temp_files()
-            if not os.path.exists(self.journal_path):
-                self._load()
-                self._start_journal(max(self._snapshot_tx.values(), default=0))
             self._load()
+            if self._ino is None:  # a new store, or snapshot files without a journal
+                header = self._start_journal(self.tables.tx)
+                self._ino = os.stat(self.journal_path).st_ino
+                self._header, self._offset = header, len(header)
 
     # ---- locking -------------------------------------------------------
     @contextmanager
@@ -108,14 +132,23 @@ class JsonFileStore:
             self.lock.release()
 
     def _remove_stale_temp_files(self):
-        """Temp files of snapshots or journals whose writer died; only written under the lock we hold."""
-        names = [JOURNAL] + [f"{c}.json" for c in COLLECTIONS]
-        for name in names:
-            for path in glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp")):
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+        """Temp files of snapshots or journals whose writer died (caller holds the write lock).
+
+        They are written only under the write lock or the compaction lock, so with both held
+        every one left is an orphan; when another process is compacting, leave them for later."""
+        try:
+            self.compact_lock.acquire(timeout=0)
+        except Timeout:
+            return
+        try:
+            for name in [JOURNAL] + [f"{c}.json" for c in COLLECTIONS]:
+                for path in glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp")):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+        finally:
+            self.compact_lock.release()
 
     # ---- loading -------------------------------------------------------
     def _read_snapshot(self, collection):
@@ -137,7 +170,6 @@ class JsonFileStore:
             for rec in records:
                 tables.apply(collection, rec["id"], rec)
         tables.tx = max(snap_tx.values(), default=0)
-        self._snapshot_tx = snap_tx
         try:
             fd = os.open(self.journal_path, os.O_RDONLY)
         except FileNotFoundError:
@@ -190,31 +222,59 @@ class JsonFileStore:
         try:
             fd = os.open(self.journal_path, os.O_RDONLY)
         except FileNotFoundError:
-            fd = None
-        if fd is None:
             self._reload(locked)
             return
+        replaced = None
         try:
             st = os.fstat(fd)
-            if (st.st_ino != self._ino or st.st_size < self._offset
-                    or os.pread(fd, len(self._header), 0) != self._header):
-                os.close(fd)
-                fd = None
-                self._reload(locked)
-                return
-            if st.st_size == self._offset:
-                return
-            os.lseek(fd, self._offset, os.SEEK_SET)
-            data = _read_all(fd)
+            if (st.st_ino == self._ino and st.st_size >= self._offset
+                    and os.pread(fd, len(self._header), 0) == self._header):
+                if st.st_size == self._offset:
+                    return
+                data = _read_from(fd, self._offset)
+            else:  # compaction replaced the journal: follow on in its overlap, or reload
+                data = _read_from(fd, 0)
+                found = self._follow_on(data)
+                if found is None:
+                    self._reload(locked)
+                    return
+                header_end, start = found
+                replaced = (st.st_ino, data[:header_end], start)
+                data = data[start:]
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
         try:
             consumed = self._replay(self.tables, data, 0)
         except _Reload:
             self._reload(locked)
             return
+        if replaced is not None:
+            self._ino, self._header, self._offset = replaced
         self._offset += consumed
+
+    def _follow_on(self, data):
+        """In a replaced journal, (end of its header, offset of this process's next transaction);
+        None when it no longer reaches back that far (or does not parse)."""
+        header_end = data.find(b"\n") + 1
+        if header_end <= 0 or self.tables is None:
+            return None
+        try:
+            last = json.loads(data[:header_end])["base_tx"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        wanted = self.tables.tx + 1
+        offset = header_end
+        while True:
+            end = data.find(b"\n", offset)
+            if end < 0:  # nothing newer than what this process has: current only if it saw the last one
+                return (header_end, offset) if last == self.tables.tx else None
+            tx = _line_tx(data, offset, end)
+            if tx is None:
+                return None
+            if tx >= wanted:
+                return (header_end, offset) if tx == wanted else None
+            last = max(last, tx)
+            offset = end + 1
 
     def _reload(self, locked):
         if locked:
@@ -229,6 +289,9 @@ class JsonFileStore:
         with self._locked():
             self.refresh(locked=True)
             yield Transaction(self.tables)
+        if self._compact_due:  # committed and unlocked: compact without making anyone wait
+            self._compact_due = False
+            self._compact_in_background()
 
     @contextmanager
     def snapshot(self):
@@ -271,33 +334,115 @@ class JsonFileStore:
         self._offset += len(line)
         tx.writes = {}
         if self._offset > self.compact_bytes:
-            self.compact()
+            self._compact_due = True
 
-    def compact(self):
-        """Rewrite the snapshot files from memory and start a fresh journal (caller holds the lock)."""
-        tx = self.tables.tx
-        for collection in COLLECTIONS:
-            records = list(self.tables.records[collection].values())
-            if self._snapshot_tx.get(collection) == tx:
-                continue
-            write_file_atomically(os.path.join(self.dir, f"{collection}.json"),
-                                  encode_snapshot(collection, tx, records))
-            self._snapshot_tx[collection] = tx
-        header = self._start_journal(tx)
-        st = os.stat(self.journal_path)
-        self._ino, self._header, self._offset = st.st_ino, header, st.st_size
+    def _compact_in_background(self):
+        """Start compacting as of the state just committed, unless this process already is, or
+        another process was compacting a moment ago."""
+        if self.compacting or time.monotonic() < self._next_compaction_try:
+            return
+        state = self._compaction_state()
+        self._compactor = threading.Thread(target=self._compact_quietly, args=(state,),
+                                           name="backroom-compaction", daemon=True)
+        self._compactor.start()
+
+    def _compact_quietly(self, state):
+        try:
+            if not self._compact_from(state, wait=False):
+                self._next_compaction_try = time.monotonic() + 1.0
+        except Exception:  # noqa: BLE001 - the commit is durable; a later one tries again
+            self._next_compaction_try = time.monotonic() + 1.0
+            log.warning("compacting the journal failed; a later commit will try again", exc_info=True)
+
+    def _compaction_state(self):
+        """What a compaction needs, taken at once: tx, where it ends in which journal, the records."""
+        records = {c: list(self.tables.records[c].values()) for c in COLLECTIONS}
+        return self.tables.tx, self._offset, self._ino, self._header, records
+
+    @property
+    def compacting(self):
+        """True while this process compacts in the background."""
+        return self._compactor is not None and self._compactor.is_alive()
+
+    def compact(self, wait=True):
+        """Write every snapshot file as of the newest transaction, then start the journal after it.
+
+        Holds the write lock only to swap the journal. One process compacts at a time; with
+        wait=False this returns False at once when another one is at it."""
+        return self._compact_from(None, wait)
+
+    def _compact_from(self, state, wait):
+        timeout = CHECKPOINT_WAIT if wait else 0
+        try:
+            self.compact_lock.acquire(timeout=timeout, poll_interval=0.005)
+        except Timeout as exc:
+            if wait:
+                raise LockTimeout("another process is compacting the store; try again") from exc
+            return False
+        try:
+            in_caller_thread = state is None  # only the caller's thread may touch this process's state
+            if in_caller_thread:
+                self.refresh()
+                state = self._compaction_state()
+            tx, position, ino, header, records = state
+            if json.loads(header)["base_tx"] == tx:
+                return True  # nothing committed since the last compaction finished
+            if not self._journal_is(ino, header):
+                return True  # another process compacted after this state was taken: nothing to add
+            for collection in COLLECTIONS:
+                write_file_atomically(os.path.join(self.dir, f"{collection}.json"),
+                                      encode_snapshot(collection, tx, records[collection]))
+            with self._locked():
+                new_ino, new_header, new_position = self._swap_journal(tx, ino, header, position)
+            if in_caller_thread:  # else its next refresh follows on in the new journal's overlap
+                self._ino, self._header, self._offset = new_ino, new_header, new_position
+            return True
+        finally:
+            self.compact_lock.release()
+
+    def _journal_is(self, ino, header):
+        try:
+            fd = os.open(self.journal_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            return os.fstat(fd).st_ino == ino and os.pread(fd, len(header), 0) == header
+        finally:
+            os.close(fd)
+
+    def _swap_journal(self, tx, ino, header, position):
+        """Under the write lock: a journal based on tx with every line after it (committed while the
+        snapshots were written) and an overlap before it; a torn tail stays behind."""
+        fd = os.open(self.journal_path, os.O_RDONLY)
+        try:
+            if os.fstat(fd).st_ino != ino or os.pread(fd, len(header), 0) != header:
+                raise StoreError("the journal was replaced during compaction")  # one compactor at a time
+            data = _read_from(fd, 0)
+        finally:
+            os.close(fd)
+        keep = max(len(header), position - self.overlap_bytes)
+        if keep > len(header):
+            keep = data.index(b"\n", keep - 1) + 1  # from the start of a whole line
+        end = data.rfind(b"\n") + 1
+        if end < position:
+            raise StoreError("the journal is shorter than what was compacted")
+        new_header = self._journal_header(tx)
+        write_file_atomically(self.journal_path, new_header + data[keep:end])
+        return os.stat(self.journal_path).st_ino, new_header, len(new_header) + (position - keep)
+
+    @staticmethod
+    def _journal_header(base_tx):
+        return (json.dumps({"journal": 1, "base_tx": base_tx, "started_at": timestamp(),
+                            "id": secrets.token_hex(8)}) + "\n").encode()
 
     def _start_journal(self, base_tx):
-        header = (json.dumps({"journal": 1, "base_tx": base_tx, "started_at": timestamp(),
-                              "id": secrets.token_hex(8)}) + "\n").encode()
+        header = self._journal_header(base_tx)
         write_file_atomically(self.journal_path, header)
         return header
 
     def checkpoint(self):
-        """Compact now (used by scripts and backups)."""
-        with self._locked():
-            self.refresh(locked=True)
-            self.compact()
+        """Compact now (used by scripts and backups): afterwards the snapshot files hold everything."""
+        self.compact(wait=True)
 
     def check(self):
         """Readiness: the journal can be read and the folder written."""
@@ -308,12 +453,31 @@ class JsonFileStore:
         os.unlink(probe)
         return True
 
-    def close(self):
-        pass
+    def close(self, timeout=CHECKPOINT_WAIT):
+        """Let a compaction under way finish (a process that exits mid-way only wastes its work)."""
+        if self._compactor is not None:
+            self._compactor.join(timeout)
 
 
 class _Reload(Exception):
     """The journal does not follow on from what this process has: reload from scratch."""
+
+
+def _line_tx(data, start, end):
+    """The transaction number of the journal line data[start:end], or None if it does not parse."""
+    if data.startswith(b'{"tx":', start):  # how commit writes it
+        comma = data.find(b",", start + 6, end)
+        if comma > 0 and data[start + 6:comma].isdigit():
+            return int(data[start + 6:comma])
+    try:
+        return int(json.loads(data[start:end])["tx"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _read_from(fd, offset):
+    os.lseek(fd, offset, os.SEEK_SET)
+    return _read_all(fd)
 
 
 def _read_all(fd):

@@ -80,20 +80,74 @@ def ring(results, data_dir, inbox, outbox, last, compact_bytes):
 
 def idle_reader(conn, data_dir):
     """Keeps a list of stores, each opened at a different moment and left idle until asked."""
-    stores = []
+    stores, full_loads = [], []
     while True:
         command = conn.recv()
         if command[0] == "open":
             stores.append(open_store(data_dir))
+            full_loads.append(0)
+            stores[-1]._load = _counting(stores[-1]._load, full_loads, len(stores) - 1)
             conn.send(product_count(stores[-1]))
         elif command[0] == "counts":
             conn.send([product_count(s) for s in stores])
+        elif command[0] == "full_loads":  # how often each store re-read every snapshot file since opening
+            conn.send(list(full_loads))
         elif command[0] == "add":
             add_products(stores[command[1]], 1, 1, prefix=command[2])
             conn.send(True)
         else:
             conn.send(None)
             return
+
+
+def slow_compactor(results, data_dir, seconds_per_file):
+    """Compact as if every snapshot file were huge (each write takes seconds_per_file)."""
+    original = jsonfile.write_file_atomically
+
+    def slow_write(path, data, mode=None):
+        time.sleep(seconds_per_file)
+        return original(path, data, mode)
+
+    jsonfile.write_file_atomically = slow_write
+    store = open_store(data_dir)
+    started = time.monotonic()
+    store.checkpoint()
+    results.put(time.monotonic() - started)
+
+
+def commit_past_the_threshold(results, data_dir, seconds_per_file):
+    """Commit until one commit starts a compaction (made slow), and a few more while it runs;
+    report how long that commit and the ones during the compaction took."""
+    original = jsonfile.write_file_atomically
+
+    def slow_write(path, data, mode=None):
+        time.sleep(seconds_per_file)
+        return original(path, data, mode)
+
+    store = open_store(data_dir, compact_bytes=4096)
+    jsonfile.write_file_atomically = slow_write
+    trigger = None
+    during = []
+    for n in range(500):
+        started = time.monotonic()
+        add_products(store, 1, 1, prefix=f"T{n}")
+        elapsed = time.monotonic() - started
+        if trigger is None and store._compactor is not None:
+            trigger = elapsed
+        elif trigger is not None:
+            if not store._compactor.is_alive():
+                break
+            during.append(elapsed)
+    started = time.monotonic()
+    store.close()  # waits for the compaction
+    results.put((trigger, during, time.monotonic() - started, n + 1))
+
+
+def _counting(load, counts, index):
+    def counted():
+        counts[index] += 1
+        return load()
+    return counted
 
 
 # ---- the writer that gets killed ---------------------------------------------

@@ -1,5 +1,7 @@
 """Several processes on one JSON store (no server): nothing lost, no oversell, every commit seen at once."""
+import json
 import multiprocessing
+import time
 
 from . import store_agents
 from .store_agents import add_products, open_store, product_count
@@ -112,3 +114,78 @@ def test_an_idle_reader_notices_compactions_done_by_another_process(tmp_path):
     fresh = open_store(tmp_path)
     assert product_count(fresh) == expected
     assert product_count(writer) == expected
+
+
+def test_a_process_a_little_behind_follows_on_after_compaction_without_rereading_everything(tmp_path):
+    """Compaction keeps an overlap of journal lines: a worker a few commits behind reads on from
+    where it was; only one further behind than the overlap re-reads every snapshot file."""
+    writer = open_store(tmp_path, compact_bytes=16384)  # its overlap: 4 KiB, a handful of lines
+    parent, child = CTX.Pipe()
+    reader = CTX.Process(target=store_agents.idle_reader, args=(child, str(tmp_path)))
+    reader.start()
+    try:
+        parent.send(("open",))
+        assert parent.recv() == 0
+        add_products(writer, 3, 1, prefix="near")
+        writer.checkpoint()
+        add_products(writer, 2, 1, prefix="after")
+        parent.send(("counts",))
+        assert parent.recv() == [5]
+        parent.send(("full_loads",))
+        assert parent.recv() == [0]
+
+        for n in range(20):  # far more than the overlap holds
+            add_products(writer, 1, 1, prefix=f"far{n}")
+        writer.checkpoint()
+        parent.send(("counts",))
+        assert parent.recv() == [25]
+        parent.send(("full_loads",))
+        assert parent.recv() == [1]
+        parent.send(("stop",))
+        parent.recv()
+        reader.join(timeout=TIMEOUT)
+    finally:
+        if reader.is_alive():
+            reader.kill()
+            reader.join()
+
+
+def test_commits_go_on_while_another_process_compacts(tmp_path):
+    """Compaction holds the write lock only to swap the journal; what others commit meanwhile is kept."""
+    store = open_store(tmp_path)
+    add_products(store, 5, 1, prefix="before")
+    results = CTX.Queue()
+    compactor = CTX.Process(target=store_agents.slow_compactor, args=(results, str(tmp_path), 0.3))
+    compactor.start()
+    try:
+        time.sleep(0.5)  # the compactor has started writing its (slow) snapshot files
+        slowest, committed = 0.0, 0
+        while compactor.is_alive() and committed < 200:
+            started = time.monotonic()
+            add_products(store, 1, 1, prefix=f"during{committed}")
+            slowest = max(slowest, time.monotonic() - started)
+            committed += 1
+        compaction = results.get(timeout=TIMEOUT)
+        compactor.join(timeout=TIMEOUT)
+    finally:
+        if compactor.is_alive():
+            compactor.kill()
+            compactor.join()
+    assert compactor.exitcode == 0
+    assert compaction > 2.5 and committed >= 5
+    assert slowest < compaction / 2, "a commit waited for the whole compaction"
+    assert product_count(store) == 5 + committed
+    assert product_count(open_store(tmp_path)) == 5 + committed
+
+
+def test_the_commit_that_fills_the_journal_does_not_wait_for_the_compaction(tmp_path):
+    """It compacts in a background thread: its client, and its next ones, are answered meanwhile."""
+    open_store(tmp_path)
+    [(trigger, during, waited_at_close, committed)] = run_processes(
+        store_agents.commit_past_the_threshold, [(str(tmp_path), 0.3)])
+    assert trigger is not None, "no commit started a compaction"
+    assert trigger < 1.0 and during and max(during) < 1.0, (trigger, during)
+    store = open_store(tmp_path)
+    assert product_count(store) == committed
+    header = json.loads((tmp_path / "journal.jsonl").read_bytes().split(b"\n", 1)[0])
+    assert header["base_tx"] > 0, "the compaction never finished"
