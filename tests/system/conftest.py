@@ -1,7 +1,9 @@
 """System-test fixtures: a real gunicorn (3 sync workers) on a temp data dir, started, killed, restarted.
 
-`server_env` is the hook for other backends: override it (in a conftest or a test module) to add
-environment variables, e.g. {"SHOP_DATABASE_URL": "postgresql://..."}; everything else stays the same.
+`server_env` is the hook for other backends: override it (in a conftest or a test module) to give
+every server extra environment, either a dict or a callable data_dir -> dict called once per server
+(so each can get a store of its own), e.g. lambda data_dir: {"SHOP_DATABASE_URL": ..., "SHOP_DATABASE_SCHEMA": ...}.
+Checks of the JSON files themselves are skipped when SHOP_DATABASE_URL is set.
 """
 import json
 import os
@@ -93,8 +95,15 @@ class Server:
 
     def start(self):
         assert self.proc is None, "already running"
-        self.starts += 1
-        self.port = free_port()
+        for attempt in range(3):  # the free port may be taken by someone else before gunicorn binds it
+            self.starts += 1
+            self.port = free_port()
+            self._spawn()
+            if self.wait_until_up():
+                return self
+        raise AssertionError(f"no free port could be bound:\n{self.log_tail()}")
+
+    def _spawn(self):
         env = clean_env({"SHOP_DATA_DIR": str(self.data_dir), "SHOP_ADMIN_USERNAME": ADMIN_USERNAME,
                          "SHOP_ADMIN_PASSWORD": ADMIN_PASSWORD, "SHOP_DEMO_DATA": "0",
                          **self.extra_env})
@@ -114,19 +123,24 @@ class Server:
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             log.close()
-        self.wait_until_up()
-        return self
 
     def wait_until_up(self):
+        """True once this gunicorn listens on its port and answers /healthz; False if the port was taken."""
+        listening = f"Listening at: http://127.0.0.1:{self.port} "
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:
+            log = self.log_tail(20000)
+            if "Connection in use" in log or "Address already in use" in log:
+                self.kill()
+                return False
             if self.proc.poll() is not None:
                 raise AssertionError(f"the server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.url("/healthz"), timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
+            if listening in log:  # else a 200 could come from whoever else holds the port
+                try:
+                    if requests.get(self.url("/healthz"), timeout=2).status_code == 200:
+                        return True
+                except requests.RequestException:
+                    pass
             time.sleep(0.05)
         self.kill()
         raise AssertionError(f"the server did not answer /healthz in {BOOT_TIMEOUT}s:\n{self.log_tail()}")
@@ -229,7 +243,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server_env():
-    """Extra environment for every server of a module (a PostgreSQL run overrides this)."""
+    """Extra environment for every server of a module: a dict, or data_dir -> dict (a PostgreSQL run
+    overrides this)."""
     return {}
 
 
@@ -244,8 +259,10 @@ def make_server(tmp_path_factory, server_env):
 
     def make(data_dir=None, workers=3, command=None, **env):
         root = tmp_path_factory.mktemp("server")
-        data_dir = data_dir or root / "data"
-        server = Server(data_dir, {**server_env, **env}, root, workers=workers, command=command)
+        data_dir = Path(data_dir or root / "data")
+        base = server_env(data_dir) if callable(server_env) else server_env
+        data_dir = Path(base.get("SHOP_DATA_DIR") or data_dir)
+        server = Server(data_dir, {**base, **env}, root, workers=workers, command=command)
         servers.append(server)
         return server.start()
 
