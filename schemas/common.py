@@ -50,6 +50,16 @@ class Text(fields.String):
     """A string; blank-only is kept as given, services decide what is empty."""
 
 
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class InputSchema(Schema):
     """Unknown fields are errors; the read-only record fields are ignored."""
 
@@ -59,6 +69,10 @@ class InputSchema(Schema):
     @pre_load
     def drop_read_only(self, data, **kwargs):
         if isinstance(data, dict):
+            bad = [k for k, v in data.items() if _has_nul(v)]
+            if bad:
+                # PostgreSQL text cannot hold NUL, and no shop field needs one
+                raise ValidationError({k: ["Must not contain NUL characters."] for k in bad})
             return {k: v for k, v in data.items() if k not in READ_ONLY}
         return data
 

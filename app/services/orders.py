@@ -55,6 +55,9 @@ def _check_payment(payment, total):
 
 def place_order(uow, data, user_id, currency):
     """Check every line, then take every line from stock in this unit of work, or change nothing."""
+    # read (and, on PostgreSQL, lock) products in one global order so two orders never deadlock
+    for product_id in sorted({i["product_id"] for i in data["items"] if i.get("product_id")}):
+        uow.products.get(product_id)
     lines = _resolve_lines(uow, data["items"])
     shortages, errors = [], {}
     for index, product, quantity in lines:
@@ -74,6 +77,7 @@ def place_order(uow, data, user_id, currency):
         subtotal += line_total
         snapshot.append({"product_id": product["id"], "sku": product["sku"], "title": product["title"],
                          "quantity": quantity, "unit_price": money(unit), "line_total": money(line_total)})
+    for index, product, quantity in sorted(lines, key=lambda line: line[1]["id"]):
         stock.change_stock(uow, product["id"], -quantity, "sale", order_id, None, user_id)
     total = subtotal
     order = {

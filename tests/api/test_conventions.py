@@ -254,3 +254,12 @@ def test_readyz_is_503_problem_when_the_store_fails(app, monkeypatch):
     resp = app.test_client().get("/readyz")
     assert_problem(resp, 503, "not_ready")
     assert "disk gone" not in resp.get_data(as_text=True)
+
+
+def test_a_nul_character_in_any_text_field_is_refused_and_changes_nothing(client, auth):
+    resp = client.post("/api/products", json={"sku": "NUL-1", "title": "Bad\u0000title", "price": "1.00"},
+                       headers=auth["manager"])
+    assert resp.status_code == 400
+    assert resp.get_json()["code"] == "validation_error"
+    assert "title" in resp.get_json()["errors"]
+    assert client.get("/api/products?q=NUL-1", headers=auth["manager"]).get_json()["total"] == 0
