@@ -143,6 +143,27 @@ def commit_past_the_threshold(results, data_dir, seconds_per_file):
     results.put((trigger, during, time.monotonic() - started, n + 1))
 
 
+def late_compactor(results, data_dir, go):
+    """Commit until a background compaction starts, but hold that compaction back until `go` is set
+    (meanwhile another process finishes a compaction of its own)."""
+    original = JsonFileStore._compact_from
+
+    def held_back(self, state, wait):
+        if state is not None:
+            go.wait(timeout=60)
+        return original(self, state, wait)
+
+    JsonFileStore._compact_from = held_back
+    store = open_store(data_dir, compact_bytes=4096)
+    for n in range(500):
+        add_products(store, 1, 1, prefix=f"L{n}")
+        if store.compacting:
+            break
+    results.put(n + 1)
+    store.close()
+    results.put("done")
+
+
 def _counting(load, counts, index):
     def counted():
         counts[index] += 1

@@ -189,3 +189,25 @@ def test_the_commit_that_fills_the_journal_does_not_wait_for_the_compaction(tmp_
     assert product_count(store) == committed
     header = json.loads((tmp_path / "journal.jsonl").read_bytes().split(b"\n", 1)[0])
     assert header["base_tx"] > 0, "the compaction never finished"
+
+
+def test_a_compaction_that_lost_the_race_never_writes_older_snapshots(tmp_path):
+    """A background compaction is held back while another process compacts a newer state and swaps
+    the journal (keeping little overlap); when it goes on, it must not write its older snapshots."""
+    store = open_store(tmp_path, compact_bytes=1024)  # its compactions keep almost no overlap
+    results, go = CTX.Queue(), CTX.Event()
+    late = CTX.Process(target=store_agents.late_compactor, args=(results, str(tmp_path), go))
+    late.start()
+    try:
+        committed_by_late = results.get(timeout=TIMEOUT)
+        add_products(store, 5, 1, prefix="newer")
+        store.checkpoint()
+        go.set()
+        assert results.get(timeout=TIMEOUT) == "done"
+        late.join(timeout=TIMEOUT)
+    finally:
+        if late.is_alive():
+            late.kill()
+            late.join()
+    assert late.exitcode == 0
+    assert product_count(open_store(tmp_path)) == committed_by_late + 5
