@@ -2,6 +2,8 @@
 import logging
 import sys
 
+import click
+
 from flask import Flask
 
 from . import errors
@@ -78,6 +80,16 @@ def _init_cli(app):
         if hasattr(store, "checkpoint"):
             store.checkpoint()
         print("checkpoint done")
+
+    @app.cli.command("backup")
+    @click.argument("dest")
+    def backup(dest):
+        """Copy a consistent JSON store (snapshots, journal, secret.key) into DEST while it runs."""
+        store = app.extensions["backroom.store"]
+        if not hasattr(store, "backup"):
+            raise click.ClickException("backup copies the JSON store; on PostgreSQL use pg_dump")
+        copied = store.backup(dest)
+        print(f"copied {len(copied)} files to {dest}")
 
 
 def bootstrap(app, out=None):

@@ -24,6 +24,7 @@ Backroom is starting on {url} with {cfg['WORKERS']} workers ({storage}).
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     args = [gunicorn, "--bind", host, "--workers", str(cfg["WORKERS"]), "--worker-class", "sync",
             "--timeout", "60", "--graceful-timeout", "10", "--access-logfile", "-",
+            "--no-control-socket",
             "--config", os.path.join(os.path.dirname(__file__), "gunicorn_conf.py"), "wsgi:app"]
     os.execv(gunicorn, args)
 

@@ -11,7 +11,14 @@ from .errors import (DuplicateValue, LastAdmin, NotFound, PreconditionFailed, Ra
 ROLES = ("admin", "manager", "clerk", "viewer")
 MIN_PASSWORD = 8
 LOGIN_WINDOW = 60.0
-_DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
+_dummy_hash = []
+
+
+def _dummy():
+    """A hash to check against when the user is unknown, so both cases cost the same; made lazily."""
+    if not _dummy_hash:
+        _dummy_hash.append(generate_password_hash("not-a-real-password-at-all"))
+    return _dummy_hash[0]
 
 
 def hash_password(password):
@@ -113,7 +120,7 @@ def check_login_allowed(uow, username, address, max_failures, now=None):
 def verify_credentials(user, password):
     """Compare in constant-ish time whether or not the user exists."""
     if user is None or not user.get("active"):
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy(), password or "")
         return False
     return check_password_hash(user["password_hash"], password or "")
 

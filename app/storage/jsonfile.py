@@ -440,6 +440,28 @@ class JsonFileStore:
         write_file_atomically(self.journal_path, header)
         return header
 
+    def backup(self, dest):
+        """Copy a consistent store into dest: no compaction and no commit can run while copying."""
+        import shutil
+        os.makedirs(dest, exist_ok=True)
+        try:
+            self.compact_lock.acquire(timeout=CHECKPOINT_WAIT, poll_interval=0.005)
+        except Timeout as exc:
+            raise LockTimeout("another process is compacting the store; try again") from exc
+        try:
+            with self._locked():
+                names = [f"{c}.json" for c in COLLECTIONS] + [JOURNAL, "secret.key"]
+                copied = []
+                for name in names:
+                    path = os.path.join(self.dir, name)
+                    if os.path.exists(path):
+                        shutil.copy2(path, os.path.join(dest, name))
+                        copied.append(name)
+                _fsync_dir(dest)
+                return copied
+        finally:
+            self.compact_lock.release()
+
     def checkpoint(self):
         """Compact now (used by scripts and backups): afterwards the snapshot files hold everything."""
         self.compact(wait=True)
