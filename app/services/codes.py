@@ -85,3 +85,13 @@ def lookup_forms(raw):
     if len(compact) == 13 and compact.startswith("0") and compact.isdigit():
         forms.append(compact[1:])
     return forms
+
+
+# GS1 keeps EAN-13 prefixes 20-29 for numbers a shop makes up for itself. Many countries'
+# tills read 21-29 as weight- or price-embedded codes, so a shop's own article codes use 20.
+IN_STORE_PREFIX = "20"
+
+
+def is_in_store(code):
+    """An EAN-13 from the in-store range 20-29, with a valid check digit."""
+    return gs1_valid(code) and len(code) == 13 and code[0] == "2"
