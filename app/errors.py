@@ -20,6 +20,7 @@ STATUS = {
     domain.ImageTooLarge: 413,
     domain.RateLimited: 429,
     domain.StorageBusy: 503,
+    domain.ScannerUnavailable: 503,
 }
 
 HTTP_CODES = {

@@ -8,8 +8,7 @@ from schemas.products import product_out
 from ..auth import can, optional_user, requires
 from ..services import barcodes
 from ..services.errors import ValidationFailed
-from .common import boolean, json_response, load, reader, record_response, unit_of_work
-from .inventory import _catalog_reader
+from .common import boolean, catalog_reader, json_response, load, reader, record_response, unit_of_work
 
 bp = Blueprint("barcodes", __name__, url_prefix="/api")
 
@@ -86,7 +85,7 @@ def _conditional(etag, make_body, mimetype, headers=None):
 @optional_user
 def product_barcode(product_id):
     """The product's barcode as PNG or SVG, with title and price under it when label=true."""
-    staff = _catalog_reader()
+    staff = catalog_reader()
     fmt = _arg("format", "png", _one_of("png", "svg"))
     label = _arg("label", False, boolean)
     with reader() as uow:
@@ -110,7 +109,7 @@ def assign_barcode(product_id):
 @optional_user
 def lookup_barcode(code):
     """The product with this barcode, ISBN-10/13 or SKU, as a scanner or a person typed it."""
-    staff = _catalog_reader()
+    staff = catalog_reader()
     with reader() as uow:
         product = barcodes.find_product(uow, code, include_archived=staff)
     etag = f'"{product["version"]}"'
@@ -148,7 +147,7 @@ def scan_barcodes():
 @optional_user
 def labels():
     """A4 sheets of 3 x 8 labels (barcode, title, price) as PDF, or PNG pages one under another."""
-    staff = _catalog_reader()
+    staff = catalog_reader()
     product_ids = _arg("product_ids", None, _ids)
     if product_ids is None:
         raise ValidationFailed("The query is not valid.",

@@ -9,7 +9,8 @@ from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 
 from ..services import idempotency
-from ..services.errors import PreconditionFailed, ValidationFailed
+from ..auth import can
+from ..services.errors import PreconditionFailed, Unauthorized, ValidationFailed
 from ..storage.base import Query
 
 MAX_LIMIT = 200
@@ -272,3 +273,10 @@ def idempotent_create(endpoint, body, run):
     if "version" in payload:
         headers = {**headers, "ETag": f'"{payload["version"]}"'}
     return json_response(payload, status, headers)
+
+
+def catalog_reader():
+    """Staff see every product with cost; anonymous callers see active ones without cost, if allowed."""
+    if g.user is None and not current_app.config["PUBLIC_CATALOG"]:
+        raise Unauthorized("Sign in to read the catalog.")
+    return can("catalog.read_all")

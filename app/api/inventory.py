@@ -1,11 +1,10 @@
 """Catalog and stock routes: products, books, adjustments, the ledger, low stock, receiving by scan."""
-from flask import Blueprint, current_app, g, url_for
+from flask import Blueprint, g, url_for
 
 from schemas.products import AdjustmentSchema, ProductInSchema, ReceiveSchema, product_out
-from ..auth import can, optional_user, requires
+from ..auth import optional_user, requires
 from ..services import catalog, stock
-from ..services.errors import Unauthorized
-from .common import (boolean, choice, idempotent_create, if_match, json_response, list_query, load,
+from .common import (catalog_reader, boolean, choice, idempotent_create, if_match, json_response, list_query, load,
                      page_response, raw_body, reader, record_response, text, unit_of_work)
 
 bp = Blueprint("inventory", __name__, url_prefix="/api")
@@ -17,15 +16,8 @@ MOVEMENT_REASONS = ("opening", "sale", "order_cancelled", "received", "count", "
                     "returned", "other")
 
 
-def _catalog_reader():
-    """Staff see every product with cost; anonymous callers see active ones without cost, if allowed."""
-    if g.user is None and not current_app.config["PUBLIC_CATALOG"]:
-        raise Unauthorized("Sign in to read the catalog.")
-    return can("catalog.read_all")
-
-
 def _list_products(kind=None):
-    staff = _catalog_reader()
+    staff = catalog_reader()
     query = list_query(
         filters={"kind": choice("book", "general"), "category": text,
                  "status": choice("active", "archived"), "low_stock": boolean},
@@ -41,7 +33,7 @@ def _list_products(kind=None):
 
 
 def _one_product(product_id, kind=None):
-    staff = _catalog_reader()
+    staff = catalog_reader()
     with reader() as uow:
         product = catalog.get_product(uow, product_id, include_archived=staff, kind=kind)
     return record_response(product_out(product, staff))

@@ -17,26 +17,12 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps, Unidentified
 
 from .catalog import get_product, update_product
 from .codes import IN_STORE_PREFIX, ean_check_digit, lookup_forms, symbology
-from .errors import (BarcodeExists, Conflict, DomainError, ImageTooLarge, NotFound,
+from .errors import (BarcodeExists, Conflict, ImageTooLarge, NotFound, NotPrintable, ScannerUnavailable,
                      ValidationFailed)
 from .stock import find_by_code
 
 DPI = 300
 MM = DPI / 25.4  # pixels per millimetre at the resolution every image is drawn at
-
-
-class NotPrintable(Conflict):
-    """The product's only code (its SKU) has characters Code 128 cannot carry."""
-
-    code = "not_printable"
-    title = "No printable code"
-
-
-class ScannerUnavailable(DomainError):
-    """zbar (Debian's libzbar0) is not installed on this server."""
-
-    code = "scanner_unavailable"
-    title = "Barcode scanner unavailable"
 
 
 # ---- which code a product prints -------------------------------------------------------------

@@ -119,3 +119,17 @@ class ImageTooLarge(DomainError):
 class NotAnImage(ValidationFailed):
     code = "invalid_image"
     title = "Not an image"
+
+
+class NotPrintable(Conflict):
+    """The product's only code (its SKU) has characters Code 128 cannot carry."""
+
+    code = "not_printable"
+    title = "No printable code"
+
+
+class ScannerUnavailable(DomainError):
+    """zbar (Debian's libzbar0) is not installed on this server."""
+
+    code = "scanner_unavailable"
+    title = "Barcode scanner unavailable"

@@ -241,11 +241,15 @@ class Server:
         return resp.json()
 
 
-@pytest.fixture(scope="module")
-def server_env():
-    """Extra environment for every server of a module: a dict, or data_dir -> dict (a PostgreSQL run
-    overrides this)."""
-    return {}
+@pytest.fixture(scope="module", params=["json", "postgres"])
+def server_env(request):
+    """Extra environment for every server of a module, once per backend: data_dir -> dict, so each
+    server gets a store of its own (on PostgreSQL a fresh schema; skipped, or failed under .ci/run,
+    without a test database). A module that tests only JSON files pins it to {"SHOP_DATABASE_URL": ""}."""
+    from tests.pg import backend_overrides
+    backend = request.param
+    backend_overrides(backend)  # skip (or fail) the whole module now when PostgreSQL is missing
+    return lambda data_dir: backend_overrides(backend)
 
 
 def uses_json_store(server):
