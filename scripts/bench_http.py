@@ -1,0 +1,824 @@
+"""HTTP benchmark: Backroom beside the framework floor, the durable-write floor and json-server.
+
+`python -m scripts.bench_http` (`--quick` while developing) does, in about five minutes:
+
+1. builds the big shop (scripts/bench_shop.py: 5,000 products, 100,000 orders with their
+   movements and deliveries) and the same catalog with no orders, once, under .bench/, and
+   copies both to fresh working folders for this run;
+2. serves, one at a time on free 127.0.0.1 ports, each with the command line of `make serve`
+   (gunicorn, sync workers, SHOP_WORKERS or 2 x cores + 1 of them, access log on):
+   the framework floor and the durable-write floor (scripts/bench_floor.py), json-server
+   0.17.4 (npm, under .bench/node) on the same products and orders, and Backroom itself,
+   started by `python -m scripts.serve` exactly as `make serve` starts it;
+3. loads each figure with wrk (16 connections, 2 threads, Lua scripts under .bench/lua for
+   random ids, bodies and the bearer token): a warm-up, then several rounds; the median
+   round is quoted (requests/s counts 2xx/3xx answers only; p50 and p99 from wrk);
+4. prints the table and the issue's ratios, each PASS or FAIL against its target, with
+   Backroom's start-up time on the big store and peak RSS (VmHWM) per worker, and keeps the
+   results in .bench/latest.json and .bench/latest.md.
+
+`--profile` adds, after each Backroom figure, one round under py-spy (`pip install py-spy`
+into .venv; not a requirement of the app) and prints where the workers spent their time.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from urllib.parse import quote
+
+from scripts import bench_shop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, ".bench")
+JSON_SERVER_VERSION = "0.17.4"
+JSON_SERVER = os.path.join(BENCH, "node", "node_modules", ".bin", "json-server")
+WRK_TIMEOUT = "10s"
+
+# figure key -> what the table calls it
+LABELS = {
+    "floor.id": "floor        GET /products/{id}",
+    "floor.list": "floor        GET /products?limit=50",
+    "floor.write": "durable floor POST /write (1 KiB + fsync)",
+    "js.id": "json-server  GET /products/{id}",
+    "js.list": "json-server  GET /products?_limit=50",
+    "js.post_empty": "json-server  POST /orders (empty)",
+    "js.post_big": "json-server  POST /orders (100k orders)",
+    "bk.id": "Backroom     GET /api/products/{id}",
+    "bk.list": "Backroom     GET /api/products?limit=50",
+    "bk.q": "Backroom     GET /api/products?q=<author>",
+    "bk.orders": "Backroom     GET /api/orders?limit=50 (auth)",
+    "bk.post": "Backroom     POST /api/orders (100k orders)",
+    "bk.post_empty": "Backroom     POST /api/orders (empty store)",
+}
+
+LUA_PRELUDE = r"""
+-- written by scripts/bench_http.py
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
+  for i = 1, (tid or 0) * 13 do math.random() end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%.0f,"duration_us":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,' ..
+    '"status":%.0f,"timeout":%.0f,"p50_us":%.0f,"p90_us":%.0f,"p99_us":%.0f,"max_us":%.0f,' ..
+    '"mean_us":%.1f}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+# ---- tools ---------------------------------------------------------------------
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("bench: installing wrk with apt-get", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(["apt-get", "install", "-y", "wrk"], env=env).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env)
+            subprocess.run(["apt-get", "install", "-y", "wrk"], env=env)
+        if shutil.which("wrk"):
+            return True
+    print("bench: wrk is missing; install it with:  sudo apt-get install -y wrk", file=sys.stderr)
+    return False
+
+
+def ensure_json_server():
+    if os.path.exists(JSON_SERVER):
+        return True
+    if not shutil.which("npm"):
+        print("bench: npm is missing, so json-server is skipped (Debian: sudo apt-get install -y npm)",
+              file=sys.stderr)
+        return False
+    print(f"bench: npm install json-server@{JSON_SERVER_VERSION} into .bench/node", file=sys.stderr)
+    result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix",
+                             os.path.join(BENCH, "node"), f"json-server@{JSON_SERVER_VERSION}"],
+                            stdout=subprocess.DEVNULL)
+    return result.returncode == 0 and os.path.exists(JSON_SERVER)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=10.0):
+    """(status, parsed JSON or text) of one request; never raises for an HTTP error status."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def workers():
+    configured = os.environ.get("SHOP_WORKERS")
+    return int(configured) if configured else 2 * (os.cpu_count() or 1) + 1
+
+
+class _Exec(Exception):
+    def __init__(self, argv):
+        super().__init__("exec")
+        self.argv = argv
+
+
+def gunicorn_command(bind, target):
+    """scripts/serve.py's own gunicorn command line, with another bind address and WSGI target.
+
+    serve.main() is run with create_app and os.execv stubbed, so the floors always get exactly
+    the options `make serve` gives Backroom, whatever they become.
+    """
+    from types import SimpleNamespace
+    from scripts import serve
+
+    store = SimpleNamespace(close=lambda: None)
+    config = {"BIND": bind, "WORKERS": workers(), "DATABASE_URL": None, "DATA_DIR": "-"}
+    fake_app = SimpleNamespace(config=config, extensions={"backroom.store": store})
+    real_create, real_execv, real_stderr = serve.create_app, os.execv, sys.stderr
+
+    def fake_execv(path, argv):
+        raise _Exec(list(argv))
+    serve.create_app, os.execv, sys.stderr = (lambda: fake_app), fake_execv, open(os.devnull, "w")
+    try:
+        serve.main()
+    except _Exec as exc:
+        argv = exc.argv
+    else:
+        raise RuntimeError("scripts/serve.py did not exec gunicorn")
+    finally:
+        sys.stderr.close()
+        serve.create_app, os.execv, sys.stderr = real_create, real_execv, real_stderr
+    if argv[-1] != "wsgi:app":
+        raise RuntimeError(f"scripts/serve.py's gunicorn command no longer ends in wsgi:app: {argv}")
+    return argv[:-1] + [target]
+
+
+def clean_env(**extra):
+    """This environment without SHOP_* settings (a stray SHOP_DATABASE_URL would switch backends)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    if os.environ.get("SHOP_WORKERS"):
+        env["SHOP_WORKERS"] = os.environ["SHOP_WORKERS"]
+    env.update(extra)
+    return env
+
+
+class StartFailed(RuntimeError):
+    """A server exited before all its workers were up."""
+
+
+def say(message):
+    print(f"bench [{time.monotonic() - T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+T0 = time.monotonic()
+
+
+# ---- servers ---------------------------------------------------------------------
+
+class Server:
+    """One server process (group) this run started; stopped by its own pid, never by name."""
+
+    def __init__(self, name, command, env, cwd=ROOT):
+        self.name = name
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.command = [part.replace("{port}", str(self.port)) for part in command]
+        self.env = {k: v.replace("{port}", str(self.port)) for k, v in env.items()}
+        self.cwd = cwd
+        self.proc = None
+        self.started = None
+        self.exec_at = None
+        self.log_path = os.path.join(BENCH, "logs", f"{name}.log")
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        self.log = open(self.log_path, "wb")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(self.command, env=self.env, cwd=self.cwd, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def wait_ready(self, path, timeout=300.0):
+        """Seconds from launch until `path` answers 200; notes when scripts.serve exec'd gunicorn."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StartFailed(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            if self.exec_at is None:
+                try:
+                    with open(f"/proc/{self.proc.pid}/cmdline", "rb") as fh:
+                        if b"gunicorn" in fh.read():
+                            self.exec_at = time.monotonic()
+                except OSError:
+                    pass
+            try:
+                status, _ = http("GET", self.base + path, timeout=2.0)
+                if status == 200:
+                    return time.monotonic() - self.started
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} was not ready after {timeout:.0f}s; see {self.log_path}")
+
+    def children(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as fh:
+                return [int(pid) for pid in fh.read().split()]
+        except OSError:
+            return []
+
+    def cpu_ticks(self):
+        total = 0
+        for pid in [self.proc.pid] + self.children():
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def wait_settled(self, expected_children, timeout=300.0):
+        """Seconds from launch until every worker is up and idle (all have loaded the store)."""
+        deadline = time.monotonic() + timeout
+        last = self.cpu_ticks()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if self.proc.poll() is not None:
+                raise StartFailed(f"{self.name} exited with {self.proc.returncode} while its workers "
+                                  f"were starting; see {self.log_path}")
+            now = self.cpu_ticks()
+            if len(self.children()) >= expected_children and now - last <= 2:
+                return time.monotonic() - self.started
+            last = now
+        return None
+
+    def memory(self):
+        """{pid: (VmHWM kB, VmRSS kB)} of the workers (gunicorn's children)."""
+        out = {}
+        for pid in self.children():
+            fields = {}
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    for line in fh:
+                        key, _, value = line.partition(":")
+                        if key in ("VmHWM", "VmRSS"):
+                            fields[key] = int(value.split()[0])
+            except OSError:
+                continue
+            out[pid] = (fields.get("VmHWM", 0), fields.get("VmRSS", 0))
+        return out
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group this run created for it
+            self.proc.wait()
+        self.log.close()
+
+
+# ---- load ------------------------------------------------------------------------
+
+def lua_file(name, ids=None, path_prefix=None, method="GET", body=None, headers=None):
+    """A wrk script: random ids from the list for `path_prefix .. id` and/or the body's ID."""
+    lines = [LUA_PRELUDE, f'wrk.method = "{method}"']
+    for key, value in (headers or {}).items():
+        lines.append(f'wrk.headers["{key}"] = "{value}"')
+    if ids:
+        lines.append("local ids = {" + ",".join(f'"{i}"' for i in ids) + "}")
+        lines.append("local n = #ids")
+        path = f'"{path_prefix}" .. id' if path_prefix else "nil"
+        if body:
+            head, tail = body.split("ID")
+            make_body = f"'{head}' .. id .. '{tail}'"
+        else:
+            make_body = "nil"
+        lines.append("request = function()\n  local id = ids[math.random(n)]\n"
+                     f"  return wrk.format(nil, {path}, nil, {make_body})\nend")
+    elif body:
+        lines.append(f"wrk.body = '{body}'")
+    os.makedirs(os.path.join(BENCH, "lua"), exist_ok=True)
+    path = os.path.join(BENCH, "lua", f"{name}.lua")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
+
+
+def wrk(url, script, seconds, connections, threads):
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", WRK_TIMEOUT,
+               "--latency", "-s", script, url]
+    result = subprocess.run(command, capture_output=True, text=True)
+    for line in result.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            data = json.loads(line[len("BENCH_RESULT "):])
+            seconds_run = data["duration_us"] / 1e6
+            ok = data["requests"] - data["status"]
+            data["rps"] = ok / seconds_run if seconds_run else 0.0
+            data["errors"] = data["status"] + data["connect"] + data["read"] + data["write"] + data["timeout"]
+            return data
+    raise RuntimeError(f"wrk gave no result for {url}:\n{result.stdout}\n{result.stderr}")
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.results = {}
+        self.notes = []
+        self.profiles = {}
+
+    def wanted(self, key):
+        return not self.args.only or any(key.startswith(prefix) for prefix in self.args.only)
+
+    def figure(self, key, server, path, script, rounds=None, seconds=None, warmup=None, drain="/healthz",
+               profile=False):
+        if not self.wanted(key):
+            return
+        args = self.args
+        rounds = rounds or args.rounds
+        seconds = seconds or args.duration
+        warmup = args.warmup if warmup is None else warmup
+        url = server.base + path
+        say(f"{LABELS[key]} ...")
+        if warmup:
+            wrk(url, script, warmup, args.connections, args.threads)
+        runs = []
+        for _ in range(rounds):
+            if drain:
+                http("GET", server.base + drain, timeout=120)
+            runs.append(wrk(url, script, seconds, args.connections, args.threads))
+        result = {
+            "rps": statistics.median(r["rps"] for r in runs),
+            "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+            "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+            "errors": sum(r["errors"] for r in runs),
+            "rounds": [round(r["rps"], 1) for r in runs],
+            "seconds": seconds,
+        }
+        self.results[key] = result
+        say(f"  {result['rps']:.1f} req/s, p50 {result['p50_ms']:.1f} ms, "
+            f"p99 {result['p99_ms']:.1f} ms, errors {result['errors']}")
+        if profile and args.profile:
+            if drain:
+                http("GET", server.base + drain, timeout=120)
+            self.profiles[key] = profile_round(key, server, url, script, seconds, args)
+
+    # ---- the servers, one at a time ----
+
+    def floors(self, products_file, ids):
+        env = clean_env(BENCH_PRODUCTS_FILE=products_file)
+        if self.wanted("floor.id") or self.wanted("floor.list"):
+            server = Server("floor", gunicorn_command("127.0.0.1:{port}", "scripts.bench_floor:framework_app()"),
+                            env).start()
+            try:
+                server.wait_ready("/healthz")
+                server.wait_settled(workers())
+                self.figure("floor.id", server, "/products/x",
+                            lua_file("floor_id", ids, "/products/"))
+                self.figure("floor.list", server, "/products?limit=50", lua_file("plain"))
+            finally:
+                server.stop()
+        if self.wanted("floor.write"):
+            target = os.path.join(BENCH, "run", "durable.log")
+            if os.path.exists(target):
+                os.unlink(target)
+            env = clean_env(BENCH_WRITE_FILE=target)
+            server = Server("durable-floor",
+                            gunicorn_command("127.0.0.1:{port}", "scripts.bench_floor:durable_app()"), env).start()
+            try:
+                server.wait_ready("/healthz")
+                server.wait_settled(workers())
+                self.figure("floor.write", server, "/write",
+                            lua_file("floor_write", ids, None, "POST", ORDER_BODY,
+                                     {"Content-Type": "application/json"}))
+            finally:
+                server.stop()
+
+    def json_server(self, db_file, label, figures, ids):
+        if not any(self.wanted(k) for k in figures):
+            return
+        command = [JSON_SERVER, "--port", "{port}", "--host", "127.0.0.1", os.path.basename(db_file)]
+        server = Server(f"json-server-{label}", command, clean_env(), cwd=os.path.dirname(db_file)).start()
+        try:
+            started = server.wait_ready("/products?_limit=1")
+            self.notes.append(f"json-server ({label}) answered {started:.1f} s after launch")
+            post = lua_file("js_post", ids, None, "POST", ORDER_BODY, {"Content-Type": "application/json"})
+            for key in figures:
+                if key == "js.id":
+                    self.figure(key, server, "/products/x", lua_file("js_id", ids, "/products/"),
+                                drain="/products/" + ids[0])
+                elif key == "js.list":
+                    self.figure(key, server, "/products?_limit=50", lua_file("plain"),
+                                drain="/products/" + ids[0])
+                elif key == "js.post_empty":
+                    self.figure(key, server, "/orders", post, drain="/products/" + ids[0])
+                elif key == "js.post_big":
+                    # every POST rewrites the whole 100k-order db.json: bounded by time, one round,
+                    # and the server is stopped afterwards rather than drained
+                    self.figure(key, server, "/orders", post, rounds=1, warmup=0,
+                                seconds=max(self.args.duration * 2, 6), drain="/products/" + ids[0])
+        finally:
+            server.stop()
+
+    def backroom(self, data_dir, label, info, ids, author):
+        big = label == "big"
+        keys = ("bk.id", "bk.list", "bk.q", "bk.orders", "bk.post") if big else ("bk.post_empty",)
+        if not any(self.wanted(k) for k in keys):
+            return
+        env = clean_env(SHOP_DATA_DIR=data_dir, SHOP_BIND="127.0.0.1:{port}", SHOP_DEMO_DATA="0")
+        say(f"starting Backroom on the {label} store (python -m scripts.serve)")
+        try:
+            server, ready, settled = _start_backroom(f"backroom-{label}", env)
+        except StartFailed as exc:
+            # Not a figure, a finding: say so, then measure the rest with a longer store-lock wait.
+            self.notes.append(f"Backroom did NOT start on the {label} store with default settings: {exc}"
+                              f" ({_log_tail(os.path.join(BENCH, 'logs', f'backroom-{label}.log'))}); "
+                              f"measured with SHOP_LOCK_TIMEOUT={RETRY_LOCK_TIMEOUT} instead")
+            say(self.notes[-1])
+            env["SHOP_LOCK_TIMEOUT"] = str(RETRY_LOCK_TIMEOUT)
+            server, ready, settled = _start_backroom(f"backroom-{label}-retry", env)
+        say(f"Backroom ready: /readyz after {ready:.1f} s, all workers loaded after {settled or 0:.1f} s")
+        try:
+            if big:
+                self.startup = {
+                    "make_serve_to_readyz_s": round(ready, 2),
+                    "gunicorn_to_readyz_s": round(ready - (server.exec_at - server.started), 2)
+                    if server.exec_at else None,
+                    "all_workers_loaded_s": round(settled, 2) if settled else None,
+                    "lock_timeout_override": env.get("SHOP_LOCK_TIMEOUT"),
+                }
+            manager = info["manager"]
+            status, body = http("POST", server.base + "/api/auth/login",
+                                {"username": manager["username"], "password": manager["password"]})
+            if status != 200:
+                raise RuntimeError(f"login to Backroom failed: {status} {body}")
+            auth = {"Authorization": f"Bearer {body['access_token']}"}
+            post = lua_file(f"bk_post_{label}", ids, None, "POST", ORDER_BODY,
+                            {"Content-Type": "application/json", **auth})
+            checks = {
+                "bk.id": ("GET", "/api/products/" + ids[0], None),
+                "bk.list": ("GET", "/api/products?limit=50", None),
+                "bk.q": ("GET", f"/api/products?q={quote(author)}", None),
+                "bk.orders": ("GET", "/api/orders?limit=50", auth),
+            }
+            for key, (method, path, headers) in checks.items():
+                if key in keys and self.wanted(key):
+                    status, body = http(method, server.base + path, headers=headers)
+                    if status != 200:
+                        raise RuntimeError(f"{path} answered {status}: {body}")
+                    if key == "bk.q":
+                        self.notes.append(f"q={author!r} matches {body.get('total')} products")
+            prof = True  # one more round under py-spy after each figure, when --profile is given
+            if big:
+                self.figure("bk.id", server, "/api/products/x", lua_file("bk_id", ids, "/api/products/"),
+                            profile=prof)
+                self.figure("bk.list", server, "/api/products?limit=50", lua_file("plain"), profile=prof)
+                self.figure("bk.q", server, f"/api/products?q={quote(author)}", lua_file("plain"),
+                            profile=prof)
+                self.figure("bk.orders", server, "/api/orders?limit=50", lua_file("bk_auth", headers=auth),
+                            profile=prof)
+                self.figure("bk.post", server, "/api/orders", post, profile=prof)
+                self.memory = server.memory()
+            else:
+                self.figure("bk.post_empty", server, "/api/orders", post, profile=prof)
+        finally:
+            server.stop()
+
+
+ORDER_BODY = '{"items":[{"product_id":"ID","quantity":1}]}'
+RETRY_LOCK_TIMEOUT = 600
+
+
+def _start_backroom(name, env):
+    """Backroom as `make serve` starts it; (server, s to /readyz 200, s until every worker is loaded)."""
+    server = Server(name, [sys.executable, "-m", "scripts.serve"], env).start()
+    try:
+        ready = server.wait_ready("/readyz")
+        settled = server.wait_settled(workers())
+    except BaseException:
+        server.stop()
+        raise
+    return server, ready, settled
+
+
+def _log_tail(path):
+    """The last error line a server logged, if any."""
+    try:
+        with open(path, errors="replace") as fh:
+            lines = [l.strip() for l in fh if "Error" in l or "Timeout" in l or "busy" in l]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+# ---- profiling -------------------------------------------------------------------
+
+def profile_round(key, server, url, script, seconds, args):
+    """One extra round with py-spy sampling every worker; returns the collapsed stacks' file."""
+    spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if not spy:
+        print("bench: py-spy is missing (.venv/bin/pip install py-spy); no profile", file=sys.stderr)
+        return None
+    out = os.path.join(BENCH, "profile", f"{key}.txt")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    spy_proc = subprocess.Popen([spy, "record", "--pid", str(server.proc.pid), "--subprocesses",
+                                 "--rate", "250", "--format", "raw", "--output", out,
+                                 "--duration", str(seconds + 1), "--nonblocking"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    wrk(url, script, seconds, args.connections, args.threads)
+    spy_proc.wait(timeout=seconds + 60)
+    return out
+
+
+# where a Backroom request's time can go: bucket -> function names (any frame on the stack)
+BUCKETS = [
+    ("waiting for the store lock", ("BaseFileLock.acquire",)),
+    ("commit: journal append + fsync", ("JsonFileStore.commit",)),
+    ("refresh: check/replay the journal", ("JsonFileStore.refresh",)),
+    ("list/search: evaluate()", ("evaluate",)),
+    ("copying records: clone()", ("clone",)),
+    ("marshmallow schema build (Schema.__init__)", ("Schema.__init__",)),
+    ("marshmallow load", ("Schema.load",)),
+    ("Flask cookie session (open/save)", ("SecureCookieSessionInterface.open_session",
+                                          "SecureCookieSessionInterface.save_session")),
+    ("auth: token + session check (load_user)", ("load_user",)),
+    ("JSON out (json_response)", ("json_response",)),
+    ("place_order (services)", ("place_order",)),
+    ("inside Flask (wsgi_app), all", ("Flask.wsgi_app",)),
+]
+
+
+def summarise_profile(path, top=12):
+    """Shares of the workers' sampled busy time: by bucket, by function (self), from py-spy's raw output."""
+    selfs, buckets, total = Counter(), Counter(), 0
+    with open(path) as fh:
+        for line in fh:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if not stack or "Arbiter.run" in stack and "spawn_worker" not in stack:
+                continue  # the gunicorn master's own loop
+            count = int(count)
+            frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+            if not frames:
+                continue
+            total += count
+            names = [_frame_name(f) for f in frames]
+            selfs[names[-1]] += count
+            bare = {n.split(" (")[0] for n in names}
+            for label, functions in BUCKETS:
+                if any(f in bare for f in functions):
+                    buckets[label] += count
+    if not total:
+        return "    no samples"
+    lines = [f"    samples: {total} of the workers' stacks (what is not 'inside Flask' is gunicorn: "
+             "accept, parse, socket writes, the graceful close)"]
+    lines.append("    by bucket (a sample may fall in several):")
+    for label, _ in BUCKETS:
+        if buckets[label]:
+            lines.append(f"      {100 * buckets[label] / total:5.1f}%  {label}")
+    lines.append("    self time, top functions:")
+    for name, count in selfs.most_common(top):
+        lines.append(f"      {100 * count / total:5.1f}%  {name}")
+    return "\n".join(lines)
+
+
+def _frame_name(frame):
+    """'func (path/to/file.py:12)' -> 'func (short/path.py)'; line numbers dropped to merge a function."""
+    func, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    file = where.rsplit(":", 1)[0]
+    for marker in ("/site-packages/", "/work/main/", ROOT + "/", "/lib/python3"):
+        if marker in file:
+            file = file.split(marker, 1)[1]
+            break
+    return f"{func} ({file})"
+
+
+# ---- report ----------------------------------------------------------------------
+
+def ratio_checks(results):
+    """The issue's targets: (description, value, target, PASS/FAIL/n/a)."""
+    def r(key):
+        return results.get(key, {}).get("rps")
+
+    def ratio(a, b):
+        return r(a) / r(b) if r(a) is not None and r(b) else None
+
+    checks = [
+        ("GET /api/products/{id} >= 0.75 x floor", ratio("bk.id", "floor.id"), 0.75),
+        ("GET /api/products/{id} >= json-server", ratio("bk.id", "js.id"), 1.0),
+        ("GET /api/products?limit=50 >= 0.6 x floor", ratio("bk.list", "floor.list"), 0.6),
+        ("GET /api/products?limit=50 >= 1.5 x json-server", ratio("bk.list", "js.list"), 1.5),
+        ("POST /api/orders (100k) >= 0.5 x durable-write floor", ratio("bk.post", "floor.write"), 0.5),
+        ("POST /api/orders (100k) >= json-server POST (empty)", ratio("bk.post", "js.post_empty"), 1.0),
+        ("POST /api/orders (empty) >= json-server POST (empty)", ratio("bk.post_empty", "js.post_empty"), 1.0),
+        ("POST /api/orders 100k store >= 0.8 x empty store", ratio("bk.post", "bk.post_empty"), 0.8),
+    ]
+    out = []
+    for text, value, target in checks:
+        verdict = "n/a" if value is None else ("PASS" if value >= target else "FAIL")
+        out.append((text, value, target, verdict))
+    for key in ("bk.id", "bk.list", "bk.q", "bk.orders", "bk.post", "bk.post_empty"):
+        if key in results:
+            p99 = results[key]["p99_ms"]
+            out.append((f"p99 {LABELS[key].split('Backroom', 1)[1].strip()} <= 50 ms", p99, 50.0,
+                        "PASS" if p99 <= 50.0 else "FAIL"))
+    return out
+
+
+def machine():
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        fs = subprocess.run(["stat", "-f", "-c", "%T", BENCH], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        fs = "?"
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "python": platform.python_version(), "filesystem": fs, "workers": workers()}
+
+
+def render(bench, info, seconds_total, load_before, load_after):
+    results = bench.results
+    rows = []
+    header = f"{'figure':50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  rounds (req/s)"
+    rows.append(header)
+    rows.append("-" * len(header))
+    md = ["| figure | req/s | p50 ms | p99 ms | errors |", "| --- | ---: | ---: | ---: | ---: |"]
+    for key, label in LABELS.items():
+        if key not in results:
+            continue
+        res = results[key]
+        rows.append(f"{label:50} {res['rps']:9.1f} {res['p50_ms']:8.1f} {res['p99_ms']:8.1f} "
+                    f"{res['errors']:7d}  {' '.join(f'{x:.0f}' for x in res['rounds'])}")
+        md.append(f"| {label.replace('  ', ' ').strip()} | {res['rps']:.0f} | {res['p50_ms']:.1f} | "
+                  f"{res['p99_ms']:.1f} | {res['errors']} |")
+    rows.append("")
+    rows.append("targets (issue 5):")
+    md += ["", "| target | measured | verdict |", "| --- | ---: | --- |"]
+    for text, value, target, verdict in ratio_checks(results):
+        shown = "n/a" if value is None else (f"{value:.1f} ms" if "p99" in text else f"{value:.2f} x")
+        rows.append(f"  {verdict:4}  {text:58} {shown}")
+        md.append(f"| {text} | {shown} | {verdict} |")
+    extra = []
+    if getattr(bench, "startup", None):
+        s = bench.startup
+        extra.append(f"Backroom start-up on the big store: /readyz 200 after {s['make_serve_to_readyz_s']} s "
+                     f"from `python -m scripts.serve` ({s['gunicorn_to_readyz_s']} s after it exec'd "
+                     f"gunicorn); every worker loaded after {s['all_workers_loaded_s']} s"
+                     + (f" (with SHOP_LOCK_TIMEOUT={s['lock_timeout_override']})"
+                        if s.get("lock_timeout_override") else ""))
+    if getattr(bench, "memory", None):
+        peaks = sorted(v[0] for v in bench.memory.values())
+        extra.append(f"Backroom peak RSS per worker (VmHWM): {', '.join(f'{p / 1024:.0f}' for p in peaks)} MiB "
+                     f"({len(peaks)} workers)")
+    m = machine()
+    extra.append(f"machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, Python {m['python']}, "
+                 f".bench on {m['filesystem']}; {m['workers']} gunicorn sync workers; wrk -t{bench.args.threads} "
+                 f"-c{bench.args.connections}, {bench.args.rounds} x {bench.args.duration} s rounds after "
+                 f"{bench.args.warmup} s warm-up, median quoted")
+    extra.append(f"shop: {info['products']} products, {info['orders']} orders, {info['movements']} movements, "
+                 f"{info['deliveries']} deliveries; load average {load_before} before, {load_after} after; "
+                 f"run took {seconds_total:.0f} s")
+    extra += bench.notes
+    text = "\n".join(rows + [""] + extra)
+    markdown = "\n".join(md + [""] + [f"- {e}" for e in extra])
+    return text, markdown
+
+
+# ---- main ------------------------------------------------------------------------
+
+def prepare(args):
+    """The pristine shops (built once) and fresh working copies for this run."""
+    big_src = os.path.join(BENCH, "shop-big")
+    empty_src = os.path.join(BENCH, "shop-empty")
+    info = bench_shop.ensure_shop(big_src, args.products, args.orders, args.seed)
+    empty_info = bench_shop.ensure_shop(empty_src, args.products, 0, args.seed, end=info["end"])
+    run = os.path.join(BENCH, "run")
+    shutil.rmtree(run, ignore_errors=True)
+    os.makedirs(run)
+    big = os.path.join(run, "big")
+    empty = os.path.join(run, "empty")
+    shutil.copytree(big_src, big)
+    shutil.copytree(empty_src, empty)
+    # json-server's db files, made once per shop and copied, since json-server rewrites them
+    for src, name in ((big_src, "jsonserver-big.json"), (empty_src, "jsonserver-empty.json")):
+        cached = os.path.join(src + ".peer", name)
+        stamp = os.path.join(src + ".peer", "fingerprint")
+        fp = bench_shop.read_info(src)["fingerprint"] + str(bench_shop.read_info(src)["end"])
+        if not (os.path.exists(cached) and os.path.exists(stamp) and open(stamp).read() == fp):
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+            bench_shop.write_json_server_db(src, cached)
+            with open(stamp, "w") as fh:
+                fh.write(fp)
+        os.makedirs(os.path.join(run, name[:-5]))
+        shutil.copy(cached, os.path.join(run, name[:-5], "db.json"))
+    return info, empty_info, big, empty
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Backroom beside the framework floor and json-server.")
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s after a 1 s warm-up")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per round")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per figure")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--products", type=int, default=5000)
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--only", action="append", default=[],
+                        help="figure key prefix to run (repeatable): floor., js., bk.id, bk.post ...")
+    parser.add_argument("--profile", action="store_true",
+                        help="one more round per Backroom figure under py-spy; prints the hot functions")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 3, 1
+
+    started = time.monotonic()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if not ensure_wrk():
+        return 2
+    have_json_server = ensure_json_server()
+    os.makedirs(BENCH, exist_ok=True)
+    info, _, big, empty = prepare(args)
+
+    with open(os.path.join(big, "products.json"), "rb") as fh:
+        products = json.load(fh)["records"]
+    ids = [p["id"] for p in products if p["status"] == "active"]
+    authors = Counter(p["author"] for p in products if p["author"])
+    author = sorted(authors)[0]
+
+    bench = Bench(args)
+    try:
+        bench.floors(os.path.join(big, "products.json"), ids)
+        if have_json_server:
+            bench.json_server(os.path.join(BENCH, "run", "jsonserver-empty", "db.json"), "empty",
+                              ("js.post_empty",), ids)
+            bench.json_server(os.path.join(BENCH, "run", "jsonserver-big", "db.json"), "big",
+                              ("js.id", "js.list", "js.post_big"), ids)
+        bench.backroom(big, "big", info, ids, author)
+        bench.backroom(empty, "empty", info_for(empty), ids, author)
+    except KeyboardInterrupt:
+        print("bench: interrupted; servers stopped", file=sys.stderr)
+        return 130
+
+    load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    text, markdown = render(bench, info, time.monotonic() - started, load_before, load_after)
+    print(text)
+    for key, path in bench.profiles.items():
+        if path and os.path.exists(path):
+            print(f"\nprofile of {LABELS[key].strip()} ({os.path.relpath(path, ROOT)}):")
+            print(summarise_profile(path))
+    with open(os.path.join(BENCH, "latest.json"), "w") as fh:
+        json.dump({"results": bench.results, "startup": getattr(bench, "startup", None),
+                   "memory_kb": getattr(bench, "memory", None), "machine": machine(),
+                   "checks": ratio_checks(bench.results), "args": vars(args), "notes": bench.notes,
+                   "load_average": [load_before, load_after]}, fh, indent=2)
+    with open(os.path.join(BENCH, "latest.md"), "w") as fh:
+        fh.write(markdown + "\n")
+    return 0
+
+
+def info_for(data_dir):
+    return bench_shop.read_info(data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
