@@ -20,10 +20,11 @@ serve: setup
 
 test: $(STAMP)
 	@scripts/system_packages.sh --browser
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --timeout=600
 
+# PostgreSQL figures use SHOP_DATABASE_URL or SHOP_TEST_DATABASE_URL (default: the local server)
 bench: setup
-	$(PY) -m scripts.bench
+	SHOP_TEST_DATABASE_URL=$${SHOP_TEST_DATABASE_URL-postgresql://postgres@127.0.0.1:5432/test} $(PY) -m scripts.bench
 
 clean-venv:
 	rm -rf $(VENV)

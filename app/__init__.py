@@ -5,6 +5,7 @@ import sys
 import click
 
 from flask import Flask
+from flask.sessions import SessionInterface
 
 from . import errors
 from .auth import Tokens
@@ -17,6 +18,7 @@ def create_app(overrides=None):
     app = Flask(__name__)
     load_config(app, overrides)
     app.json.sort_keys = False
+    app.session_interface = _NoCookieSession()  # bearer tokens only: no cookie to parse or sign
     app.url_map.strict_slashes = False
 
     store = open_store(app.config)
@@ -36,6 +38,16 @@ def create_app(overrides=None):
     _init_cli(app)
     bootstrap(app)
     return app
+
+
+class _NoCookieSession(SessionInterface):
+    """Backroom never keeps state in cookies; skip Flask's per-request session work."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        pass
 
 
 def _register_blueprints(app):

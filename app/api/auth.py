@@ -18,7 +18,7 @@ def _token_body(session, user):
 @bp.post("/login")
 def login():
     """Exchange a username and password for an access and a refresh token."""
-    data = load(LoginSchema())
+    data = load(LoginSchema)
     address = request.remote_addr or "unknown"
     limit = current_app.config["LOGIN_MAX_FAILURES"]
     with reader() as uow:
@@ -39,7 +39,7 @@ def login():
 @bp.post("/refresh")
 def refresh():
     """A new access token and a rotated refresh token; a used refresh token is refused."""
-    data = load(RefreshSchema())
+    data = load(RefreshSchema)
     claims = tokens().read_refresh(data["refresh_token"])
     with unit_of_work() as uow:
         session, user = users.rotate_refresh(uow, claims["sid"], claims.get("rid"), claims.get("uid"))
@@ -51,7 +51,7 @@ def refresh():
 @requires("signed_in")
 def logout():
     """Revoke this access token and its refresh token."""
-    load(EmptySchema(), optional=True)
+    load(EmptySchema, optional=True)
     with unit_of_work() as uow:
         users.end_session(uow, g.session["id"])
         uow.commit()
@@ -69,7 +69,7 @@ def me():
 @requires("signed_in")
 def change_password():
     """Change your password; your other sessions are signed out."""
-    data = load(PasswordChangeSchema())
+    data = load(PasswordChangeSchema)
     with unit_of_work() as uow:
         users.change_password(uow, g.user["id"], g.session["id"], data["current_password"],
                               data["new_password"])

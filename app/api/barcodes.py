@@ -98,7 +98,7 @@ def product_barcode(product_id):
 @requires("catalog.write")
 def assign_barcode(product_id):
     """Give a product without a barcode a new in-store EAN-13 (prefix 20)."""
-    load(EmptySchema(), optional=True)
+    load(EmptySchema, optional=True)
     with unit_of_work() as uow:
         product = barcodes.assign_store_barcode(uow, product_id)
         uow.commit()

@@ -104,8 +104,14 @@ def raw_body(optional=False):
         raise err from None
 
 
+_SCHEMAS = {}
+
+
 def load(schema, optional=False, partial=False, body=None):
-    """Validate the body with a marshmallow schema; every failure is one 400 with errors per field."""
+    """Validate the body with a marshmallow schema (a class: one instance is kept and reused);
+    every failure is one 400 with errors per field."""
+    if isinstance(schema, type):
+        schema = _SCHEMAS.get(schema) or _SCHEMAS.setdefault(schema, schema())
     body = raw_body(optional) if body is None else body
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.", errors={"_body": ["Must be an object."]})
@@ -266,8 +272,8 @@ def idempotent_create(endpoint, body, run):
                     headers["ETag"] = f'"{payload["version"]}"'
                 return json_response(payload, status, headers)
         status, payload, headers = run(uow)
-        payload = json.loads(json.dumps(payload, cls=_Encoder))
         if key is not None:
+            payload = json.loads(json.dumps(payload, cls=_Encoder))  # stored exactly as sent
             idempotency.remember(uow, user_id, endpoint, key, body, status, payload, headers)
         uow.commit()
     if "version" in payload:

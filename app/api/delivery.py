@@ -15,7 +15,7 @@ bp = Blueprint("delivery", __name__, url_prefix="/api")
 def create_delivery():
     """Create a delivery for an open order."""
     body = raw_body()
-    data = load(DeliveryCreateSchema(), body=body)
+    data = load(DeliveryCreateSchema, body=body)
     config = current_app.config
 
     def run(uow):
@@ -52,7 +52,7 @@ def get_delivery(delivery_id):
 @requires("deliveries.write")
 def advance_delivery(delivery_id):
     """Move a delivery to its next status; its order follows."""
-    data = load(DeliveryStatusSchema())
+    data = load(DeliveryStatusSchema)
     with unit_of_work() as uow:
         delivery = deliveries.advance_delivery(uow, delivery_id, data["status"], data.get("note"),
                                                g.user["id"])

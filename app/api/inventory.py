@@ -50,7 +50,7 @@ def list_products():
 @requires("catalog.write")
 def create_product():
     """Create a product with its opening stock."""
-    data = load(ProductInSchema())
+    data = load(ProductInSchema)
     with unit_of_work() as uow:
         product = catalog.create_product(uow, data, g.user["id"])
         uow.commit()
@@ -69,7 +69,7 @@ def get_product(product_id):
 @requires("catalog.write")
 def replace_product(product_id):
     """Replace a product's writable fields."""
-    data = load(ProductInSchema())
+    data = load(ProductInSchema)
     with unit_of_work() as uow:
         product = catalog.update_product(uow, product_id, data, if_match(), replace=True)
         uow.commit()
@@ -80,7 +80,7 @@ def replace_product(product_id):
 @requires("catalog.write")
 def update_product(product_id):
     """Change some of a product's fields."""
-    data = load(ProductInSchema(), partial=True)
+    data = load(ProductInSchema, partial=True)
     with unit_of_work() as uow:
         product = catalog.update_product(uow, product_id, data, if_match())
         uow.commit()
@@ -115,7 +115,7 @@ def get_book(product_id):
 @requires("stock.write")
 def adjust_stock(product_id):
     """Correct stock by a signed delta with a reason; writes one movement."""
-    data = load(AdjustmentSchema())
+    data = load(AdjustmentSchema)
     with unit_of_work() as uow:
         movement = stock.adjust_stock(uow, product_id, data["delta"], data["reason"],
                                       data.get("note"), data.get("ref"), g.user["id"])
@@ -153,7 +153,7 @@ def low_stock():
 def receive_stock():
     """Goods in by scanning: a `received` movement on the product a barcode, ISBN or SKU names."""
     body = raw_body()
-    data = load(ReceiveSchema(), body=body)
+    data = load(ReceiveSchema, body=body)
 
     def run(uow):
         movement = stock.receive_stock(uow, data["code"], data["quantity"], data.get("note"),

@@ -17,7 +17,7 @@ bp = Blueprint("sales", __name__, url_prefix="/api")
 def create_order():
     """Place an order: every line is taken from stock, or nothing is."""
     body = raw_body()
-    data = load(OrderCreateSchema(), body=body)
+    data = load(OrderCreateSchema, body=body)
 
     def run(uow):
         order = orders.place_order(uow, data, g.user["id"], current_app.config["CURRENCY"])
@@ -53,7 +53,7 @@ def get_order(order_id):
 @requires("orders.write")
 def pay_order(order_id):
     """Record payment of the order's total."""
-    data = load(PaymentSchema())
+    data = load(PaymentSchema)
     with unit_of_work() as uow:
         order = orders.pay_order(uow, order_id, data)
         uow.commit()
@@ -64,7 +64,7 @@ def pay_order(order_id):
 @requires("orders.write")
 def complete_order(order_id):
     """A paid order handed over in the shop."""
-    load(EmptySchema(), optional=True)
+    load(EmptySchema, optional=True)
     with unit_of_work() as uow:
         order = orders.complete_order(uow, order_id, g.user["id"])
         uow.commit()
@@ -75,7 +75,7 @@ def complete_order(order_id):
 @requires("orders.write")
 def cancel_order(order_id):
     """Cancel a pending or paid order; stock comes back, payment is refunded."""
-    data = load(CancelSchema(), optional=True)
+    data = load(CancelSchema, optional=True)
     with unit_of_work() as uow:
         order = orders.cancel_order(uow, order_id, data.get("reason"), g.user["id"],
                                     may_refund=can("orders.refund"))

@@ -26,7 +26,7 @@ def list_users():
 @requires("users.manage")
 def create_user():
     """Create a staff account."""
-    data = load(UserCreateSchema())
+    data = load(UserCreateSchema)
     with unit_of_work() as uow:
         user = users.create_user(uow, data)
         uow.commit()
@@ -47,7 +47,7 @@ def get_user(user_id):
 @requires("users.manage")
 def update_user(user_id):
     """Change a username, email, role or active flag."""
-    data = load(UserUpdateSchema())
+    data = load(UserUpdateSchema)
     with unit_of_work() as uow:
         user = users.update_user(uow, user_id, data, if_match())
         uow.commit()

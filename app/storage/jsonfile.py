@@ -98,8 +98,7 @@ class JsonFileStore:
         os.makedirs(self.dir, exist_ok=True)
         self.journal_path = os.path.join(self.dir, JOURNAL)
         # thread_local: the compaction thread and the request thread must exclude each other too
-        self.lock = FileLock(os.path.join(self.dir, ".store.lock"), timeout=lock_timeout, thread_local=True)
-        self.compact_lock = FileLock(os.path.join(self.dir, ".compact.lock"), thread_local=True)
+        self._locks_pid, self._lock, self._compact_lock = None, None, None
         self.lock_timeout = lock_timeout
         self.compact_bytes = compact_bytes
         # lines before a compaction's T kept in the new journal, so processes a little behind follow on
@@ -111,15 +110,41 @@ class JsonFileStore:
         self._compact_due = False
         self._compactor = None
         self._next_compaction_try = 0.0
-        with self._locked():
-            self._remove_stale_temp_files()
-            self._load()
-            if self._ino is None:  # a new store, or snapshot files without a journal
-                header = self._start_journal(self.tables.tx)
-                self._ino = os.stat(self.journal_path).st_ino
-                self._header, self._offset = header, len(header)
+        if not os.path.exists(self.journal_path) or self._stale_temp_files():
+            with self._locked():
+                self._remove_stale_temp_files()
+                self._load()
+                if self._ino is None:  # a new store, or snapshot files without a journal
+                    header = self._start_journal(self.tables.tx)
+                    self._ino = os.stat(self.journal_path).st_ino
+                    self._header, self._offset = header, len(header)
+        else:
+            # Many workers start at once on a big store: parsing it takes seconds, so they load
+            # side by side without the write lock and check afterwards that what they read fits.
+            self._reload(locked=False)
 
     # ---- locking -------------------------------------------------------
+    def _own_locks(self):
+        """filelock objects must not cross a fork (gunicorn preloads, then forks workers): each
+        process makes its own. thread_local: the compaction thread and the request thread must
+        exclude each other too."""
+        if self._locks_pid != os.getpid():
+            self._lock = FileLock(os.path.join(self.dir, ".store.lock"), timeout=self.lock_timeout,
+                                  thread_local=True)
+            self._compact_lock = FileLock(os.path.join(self.dir, ".compact.lock"), thread_local=True)
+            self._locks_pid = os.getpid()
+            self._compactor = None  # a compaction thread of the parent does not run here
+
+    @property
+    def lock(self):
+        self._own_locks()
+        return self._lock
+
+    @property
+    def compact_lock(self):
+        self._own_locks()
+        return self._compact_lock
+
     @contextmanager
     def _locked(self):
         try:
@@ -130,6 +155,10 @@ class JsonFileStore:
             yield
         finally:
             self.lock.release()
+
+    def _stale_temp_files(self):
+        return any(glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp"))
+                   for name in [JOURNAL] + [f"{c}.json" for c in COLLECTIONS])
 
     def _remove_stale_temp_files(self):
         """Temp files of snapshots or journals whose writer died (caller holds the write lock).
@@ -160,8 +189,11 @@ class JsonFileStore:
             return 0, []
         return int(doc.get("tx", 0)), doc.get("records", [])
 
-    def _load(self):
-        """Rebuild everything from the snapshot files and the journal (rare: start-up, after compaction)."""
+    def _load(self, check=False):
+        """Rebuild everything from the snapshot files and the journal (rare: start-up, after compaction).
+
+        With check=True (no lock held) it returns False, changing nothing, when the files read
+        do not fit together because a compaction replaced some of them meanwhile."""
         tables = Tables()
         snap_tx = {}
         for collection in COLLECTIONS:
@@ -186,8 +218,18 @@ class JsonFileStore:
         header = json.loads(data[:end])
         offset = end + 1
         tables.tx = max(tables.tx, header.get("base_tx", 0))
+        if check:
+            # read without the lock: every snapshot must be followed on by the journal we read,
+            # or a compaction swapped files in between and this load must be done again
+            line_end = data.find(b"\n", offset)
+            first_tx = _line_tx(data, offset, line_end) if line_end > 0 else None
+            for tx in snap_tx.values():
+                if (first_tx is None and tx < header.get("base_tx", 0)) or (
+                        first_tx is not None and tx + 1 < first_tx):
+                    return False
         offset = self._replay(tables, data, offset, snap_tx)
         self.tables, self._ino, self._header, self._offset = tables, st.st_ino, data[:end + 1], offset
+        return True
 
     def _replay(self, tables, data, offset, snap_tx=None):
         """Apply whole journal lines from offset on; returns the offset after the last good line."""
@@ -279,9 +321,15 @@ class JsonFileStore:
     def _reload(self, locked):
         if locked:
             self._load()
-        else:
-            with self._locked():
-                self._load()
+            return
+        for _ in range(3):
+            try:
+                if self._load(check=True):
+                    return
+            except (StoreError, FileNotFoundError):
+                pass  # a file replaced under our feet; the locked load below settles it
+        with self._locked():
+            self._load()
 
     # ---- transactions --------------------------------------------------
     @contextmanager

@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 from .base import COLLECTIONS, LockTimeout, UniqueViolation
 from . import repositories
+from .repositories import _path
 
 
 def product_code_key(value):
@@ -40,6 +41,7 @@ class Tables:
         self.records = {name: {} for name in COLLECTIONS}
         self.unique = {c: {f: {} for f in fields} for c, fields in UNIQUE.items()}
         self.indexed = {c: {f: {} for f in fields} for c, fields in INDEXED.items()}
+        self.search = {}
         self.tx = 0
 
     def apply(self, collection, record_id, record):
@@ -67,6 +69,9 @@ class Tables:
                 index.setdefault(new_value, []).append(record_id)
         if record is None:
             table.pop(record_id, None)
+            for (coll, _), cache in self.search.items():
+                if coll == collection:
+                    cache.pop(record_id, None)
         else:
             table[record_id] = record
 
@@ -131,6 +136,20 @@ class Transaction:
 
     def count(self, collection):
         return len(self.scan(collection))
+
+    def search_text(self, collection, fields):
+        """record -> its lower-cased search text over fields, cached per stored record object
+        (a changed record is a new object, so the cache can never answer for an old one)."""
+        cache = self.tables.search.setdefault((collection, tuple(fields)), {})
+
+        def text_of(record):
+            hit = cache.get(record["id"])
+            if hit is not None and hit[0] is record:
+                return hit[1]
+            text = "\x1f".join(str(_path(record, f) or "").lower() for f in fields)
+            cache[record["id"]] = (record, text)
+            return text
+        return text_of
 
     def put(self, collection, record):
         for fname, keyf in UNIQUE.get(collection, {}).items():

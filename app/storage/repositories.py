@@ -1,5 +1,6 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 
 from .base import Query, StoreError, timestamp
 
@@ -30,8 +31,11 @@ def _path(record, dotted):
     return value
 
 
-def evaluate(records, query: Query, numeric=(), special=None):
-    """Filter, search, sort and page records the way every backend must; returns (page, total)."""
+def evaluate(records, query: Query, numeric=(), special=None, text_of=None):
+    """Filter, search, sort and page records the way every backend must; returns (page, total).
+
+    records must come in creation (id) order; text_of(record), when given, is the lower-cased
+    search text of query.q_fields (a cache), else it is built from the fields."""
     special = special or {}
     preds = []
     for fname, wanted in query.filters.items():
@@ -43,26 +47,34 @@ def evaluate(records, query: Query, numeric=(), special=None):
             preds.append(lambda r, f=fname, w=wanted: r.get(f) == w)
     if query.q:
         needle = query.q.lower()
-        fields = query.q_fields
-        preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))
+        if text_of is None:
+            fields = query.q_fields
+            preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))
+        else:
+            preds.append(lambda r: needle in text_of(r))
     if query.since:
         preds.append(lambda r, s=query.since: r["created_at"] >= s)
     if query.until:
         preds.append(lambda r, u=query.until: r["created_at"] <= u)
     sort = list(query.sort) or [("id", False)]
     first_desc = sort[0][1]
-    if not preds and sort == [("id", first_desc)]:
-        values = list(records) if not isinstance(records, list) else records
-        total = len(values)
-        if first_desc:
-            start = total - query.offset
-            stop = max(start - query.limit, 0)
-            page = [values[i] for i in range(start - 1, stop - 1, -1)] if start > 0 else []
-        else:
-            page = values[query.offset:query.offset + query.limit]
+    start, stop = query.offset, query.offset + query.limit
+    if sort == [("id", first_desc)]:
+        # creation order already: walk it (backwards for newest first), keep only the page
+        ordered = reversed(records) if first_desc else iter(records)
+        if not preds:
+            total = len(records)
+            return list(islice(ordered, start, stop)), total
+        page, total = [], 0
+        for r in ordered:
+            if all(p(r) for p in preds):
+                if start <= total < stop:
+                    page.append(r)
+                total += 1
         return page, total
     matched = [r for r in records if all(p(r) for p in preds)]
-    matched.sort(key=lambda r: r["id"], reverse=first_desc)
+    if first_desc:
+        matched.reverse()
     for fname, desc in reversed(sort):
         if fname == "id":
             continue
@@ -72,7 +84,7 @@ def evaluate(records, query: Query, numeric=(), special=None):
             keyf = lambda r, f=fname: (r.get(f) is None, r.get(f) if r.get(f) is not None else "")
         matched.sort(key=keyf, reverse=desc)
     total = len(matched)
-    return matched[query.offset:query.offset + query.limit], total
+    return matched[start:stop], total
 
 
 class Repository:
@@ -108,7 +120,9 @@ class Repository:
         return record
 
     def list(self, query: Query):
-        page, total = evaluate(self.tx.scan(self.collection), query, self.numeric, self.special)
+        text_of = self.tx.search_text(self.collection, query.q_fields) if query.q else None
+        page, total = evaluate(self.tx.scan(self.collection), query, self.numeric, self.special,
+                               text_of)
         return [clone(r) for r in page], total
 
     def count(self):

@@ -165,9 +165,9 @@ def late_compactor(results, data_dir, go):
 
 
 def _counting(load, counts, index):
-    def counted():
+    def counted(*args, **kwargs):
         counts[index] += 1
-        return load()
+        return load(*args, **kwargs)
     return counted
 
 
