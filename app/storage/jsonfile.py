@@ -5,7 +5,7 @@ Layout of SHOP_DATA_DIR:
   journal.jsonl      line 1 {"journal": 1, "base_tx": B, "started_at", "id"}; then one line per
                      committed transaction {"tx": N, "at": ts, "ops": [[collection, id, record|null], ...]}
   <collection>.json  {"collection", "tx": T, "count", "records": [...]}: state after tx T
-  .store.lock        the write lock (filelock), held for a whole read-modify-write
+  .store.lock        the write lock (flock, see WriteLock), held for a whole read-modify-write
   .compact.lock      held by the one process that is compacting
 
 A commit appends one line and fsyncs it under the write lock, so it costs the same with
@@ -34,11 +34,13 @@ store refuses to open rather than cut off what follows.
 A JsonFileStore object serves one thread at a time (gunicorn's sync workers); it is
 processes that share a data directory safely.
 """
+import fcntl
 import glob
 import json
 import logging
 import os
 import secrets
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -125,12 +127,11 @@ class JsonFileStore:
 
     # ---- locking -------------------------------------------------------
     def _own_locks(self):
-        """filelock objects must not cross a fork (gunicorn preloads, then forks workers): each
-        process makes its own. thread_local: the compaction thread and the request thread must
-        exclude each other too."""
+        """Lock objects must not cross a fork (gunicorn preloads, then forks workers): each
+        process makes its own."""
         if self._locks_pid != os.getpid():
-            self._lock = FileLock(os.path.join(self.dir, ".store.lock"), timeout=self.lock_timeout,
-                                  thread_local=True)
+            self._lock = WriteLock(os.path.join(self.dir, ".store.lock"))
+            # thread_local: the compaction thread and the request thread exclude each other too
             self._compact_lock = FileLock(os.path.join(self.dir, ".compact.lock"), thread_local=True)
             self._locks_pid = os.getpid()
             self._compactor = None  # a compaction thread of the parent does not run here
@@ -147,14 +148,12 @@ class JsonFileStore:
 
     @contextmanager
     def _locked(self):
-        try:
-            self.lock.acquire(timeout=self.lock_timeout, poll_interval=0.001)
-        except Timeout as exc:
-            raise LockTimeout("the store is busy; try again") from exc
+        lock = self.lock
+        lock.acquire(self.lock_timeout)
         try:
             yield
         finally:
-            self.lock.release()
+            lock.release()
 
     def _stale_temp_files(self):
         return any(glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp"))
@@ -527,6 +526,79 @@ class JsonFileStore:
         """Let a compaction under way finish (a process that exits mid-way only wastes its work)."""
         if self._compactor is not None:
             self._compactor.join(timeout)
+
+
+class _LockWaitOver(Exception):
+    pass
+
+
+def _lock_wait_over(signum, frame):
+    raise _LockWaitOver()
+
+
+class WriteLock:
+    """The store's write lock: flock on .store.lock through a descriptor this process keeps open.
+
+    filelock opens the file and polls every poll_interval; under a rush of orders that costs
+    more than the fsync the lock protects. Here a waiter blocks in the kernel and gets the lock
+    the moment it is free; the deadline (a 503, never a hang) comes from an interval timer in
+    the main thread, and other threads poll briefly instead. A thread lock keeps this process's
+    threads apart (flock alone would let them share the lock). Reentrant per thread."""
+
+    def __init__(self, path):
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+
+    def acquire(self, timeout):
+        deadline = time.monotonic() + timeout
+        if not self.thread_lock.acquire(timeout=timeout):
+            raise LockTimeout("the store is busy; try again")
+        if self.depth:
+            self.depth += 1
+            return
+        try:
+            self._flock(deadline)
+        except BaseException:
+            self.thread_lock.release()
+            raise
+        self.depth = 1
+
+    def _flock(self, deadline):
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        remaining = deadline - time.monotonic()
+        if threading.current_thread() is threading.main_thread() and remaining > 0:
+            previous = signal.signal(signal.SIGALRM, _lock_wait_over)
+            try:
+                signal.setitimer(signal.ITIMER_REAL, remaining)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+                return
+            except _LockWaitOver:
+                raise LockTimeout("the store is busy; try again") from None
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+        pause = 0.0002
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+        raise LockTimeout("the store is busy; try again")
+
+    def release(self):
+        self.depth -= 1
+        if self.depth == 0:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.thread_lock.release()
 
 
 class _Reload(Exception):

@@ -42,6 +42,7 @@ class Tables:
         self.unique = {c: {f: {} for f in fields} for c, fields in UNIQUE.items()}
         self.indexed = {c: {f: {} for f in fields} for c, fields in INDEXED.items()}
         self.search = {}
+        self.list_cache, self.list_cache_tx = {}, None
         self.tx = 0
 
     def apply(self, collection, record_id, record):
@@ -136,6 +137,17 @@ class Transaction:
 
     def count(self, collection):
         return len(self.scan(collection))
+
+    def list_cache(self, collection):
+        """Answers to list queries, valid for the committed state this process has (any commit,
+        here or read from another process, moves tables.tx and empties it); None while this
+        transaction has staged writes to the collection."""
+        if any(c == collection for c, _ in self.writes):
+            return None
+        tables = self.tables
+        if tables.list_cache_tx != tables.tx or len(tables.list_cache) > 512:
+            tables.list_cache, tables.list_cache_tx = {}, tables.tx
+        return tables.list_cache
 
     def search_text(self, collection, fields):
         """record -> its lower-cased search text over fields, cached per stored record object

@@ -120,9 +120,17 @@ class Repository:
         return record
 
     def list(self, query: Query):
-        text_of = self.tx.search_text(self.collection, query.q_fields) if query.q else None
-        page, total = evaluate(self.tx.scan(self.collection), query, self.numeric, self.special,
-                               text_of)
+        cache = self.tx.list_cache(self.collection)
+        key = (self.collection, repr(query))
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            page, total = hit
+        else:
+            text_of = self.tx.search_text(self.collection, query.q_fields) if query.q else None
+            page, total = evaluate(self.tx.scan(self.collection), query, self.numeric,
+                                   self.special, text_of)
+            if cache is not None:
+                cache[key] = (page, total)
         return [clone(r) for r in page], total
 
     def count(self):
