@@ -1,10 +1,10 @@
 """Catalog and stock routes: products, books, adjustments, the ledger, low stock, receiving by scan."""
-from flask import Blueprint, g, url_for
+from flask import Blueprint, g, request, url_for
 
 from schemas.products import AdjustmentSchema, ProductInSchema, ReceiveSchema, product_out
 from ..auth import optional_user, requires
 from ..services import catalog, stock
-from .common import (catalog_reader, boolean, choice, idempotent_create, if_match, json_response, list_query, load,
+from .common import (cached_response, catalog_reader, remember_response, boolean, choice, idempotent_create, if_match, json_response, list_query, load,
                      page_response, raw_body, reader, record_response, text, unit_of_work)
 
 bp = Blueprint("inventory", __name__, url_prefix="/api")
@@ -28,8 +28,16 @@ def _list_products(kind=None):
         wanted = query.filters.get("status", "active")
         query.filters["status"] = "active" if wanted == "active" else "\x00hidden"
     with reader() as uow:
+        # the catalog is read far more than it changes: serve the page as sent last time
+        # while nothing was committed since (any commit, by any worker, moves the state)
+        key = ("products", kind, staff, request.host_url, request.query_string)
+        state = uow.state()
+        cached = cached_response(key, state)
+        if cached is not None:
+            return cached
         items, total = uow.products.list(query)
-    return page_response([product_out(p, staff) for p in items], total, query)
+    return remember_response(key, state,
+                             page_response([product_out(p, staff) for p in items], total, query))
 
 
 def _one_product(product_id, kind=None):

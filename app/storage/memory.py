@@ -138,6 +138,12 @@ class Transaction:
     def count(self, collection):
         return len(self.scan(collection))
 
+    def state(self):
+        """(this process's tables, their last transaction), or None once this transaction wrote."""
+        if self.writes:
+            return None
+        return (id(self.tables), self.tables.tx)
+
     def list_cache(self, collection):
         """Answers to list queries, valid for the committed state this process has (any commit,
         here or read from another process, moves tables.tx and empties it); None while this

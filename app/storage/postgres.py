@@ -760,6 +760,10 @@ class PgUnitOfWork:
         self.store.checkin(conn)
         return False
 
+    def state(self):
+        """Other servers commit without telling this one: no state to cache answers against."""
+        return None
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")

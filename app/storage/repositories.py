@@ -92,8 +92,10 @@ class Repository:
     numeric = ()
     special = {}
 
-    def __init__(self, tx):
+    def __init__(self, tx, readonly=False):
         self.tx = tx
+        # a read-only unit of work hands out list pages as stored: nothing it serves is changed
+        self.share = clone if not readonly else (lambda record: record)
 
     def get(self, record_id):
         if not isinstance(record_id, str):
@@ -131,7 +133,8 @@ class Repository:
                                    self.special, text_of)
             if cache is not None:
                 cache[key] = (page, total)
-        return [clone(r) for r in page], total
+        share = self.share
+        return [share(r) for r in page], total
 
     def count(self):
         return self.tx.count(self.collection)
@@ -250,18 +253,24 @@ class UnitOfWork:
         self._cm = self.store.snapshot() if self.readonly else self.store.transaction()
         tx = self._cm.__enter__()
         self.tx = tx
-        self.users = UserRepository(tx)
-        self.sessions = SessionRepository(tx)
-        self.login_attempts = LoginAttemptRepository(tx)
-        self.products = ProductRepository(tx)
-        self.movements = StockMovementRepository(tx)
-        self.orders = OrderRepository(tx)
-        self.deliveries = DeliveryRepository(tx)
-        self.idempotency = IdempotencyRepository(tx)
+        ro = self.readonly
+        self.users = UserRepository(tx, ro)
+        self.sessions = SessionRepository(tx, ro)
+        self.login_attempts = LoginAttemptRepository(tx, ro)
+        self.products = ProductRepository(tx, ro)
+        self.movements = StockMovementRepository(tx, ro)
+        self.orders = OrderRepository(tx, ro)
+        self.deliveries = DeliveryRepository(tx, ro)
+        self.idempotency = IdempotencyRepository(tx, ro)
         return self
 
     def __exit__(self, exc_type, exc, tb):
         return self._cm.__exit__(exc_type, exc, tb)
+
+    def state(self):
+        """A token that changes with every commit this process can see; None when unknown."""
+        state = getattr(self.tx, "state", None)
+        return state() if state is not None else None
 
     def commit(self):
         if self.readonly:

@@ -477,3 +477,16 @@ def test_a_retried_scan_with_its_idempotency_key_counts_once(client, auth):
     other = client.post("/api/inventory/receive", json={**body, "quantity": 4}, headers=headers)
     assert_problem(other, 409, "idempotency_conflict")
     assert client.get(f"/api/products/{product['id']}", headers=auth["viewer"]).get_json()["stock"] == 3
+
+
+def test_a_remembered_catalog_page_changes_as_soon_as_a_product_changes(client, auth):
+    product = create_product(client, auth["manager"], title="Before", stock=4)
+    first = client.get("/api/products?limit=5").get_json()
+    assert client.get("/api/products?limit=5").get_json() == first
+    client.patch(f"/api/products/{product['id']}", json={"title": "After"}, headers=auth["manager"])
+    again = client.get("/api/products?limit=5").get_json()
+    assert [p["title"] for p in again["items"] if p["id"] == product["id"]] == ["After"]
+    client.post(f"/api/products/{product['id']}/adjustments", json={"delta": -1, "reason": "damaged"},
+                headers=auth["manager"])
+    latest = client.get("/api/products?limit=5").get_json()
+    assert [p["stock"] for p in latest["items"] if p["id"] == product["id"]] == [3]

@@ -125,6 +125,20 @@ def test_a_token_works_on_every_worker(server, admin_token):
     assert len(server.worker_pids("/api/auth/me")) >= 2, "every request went to one worker"
 
 
+def test_every_worker_shows_a_change_another_worker_committed(server, admin_token):
+    """Workers remember catalog pages; a commit on one must show on all at once."""
+    page = "/api/products?limit=5&q=Frankenstein"
+    before = at_once(lambda: server.request("GET", page), 30)
+    assert {r.json()["items"][0]["title"] for r in before} == {"Frankenstein"}
+    product_id = before[0].json()["items"][0]["id"]
+    for title in ("Frankenstein; or, The Modern Prometheus", "Frankenstein"):
+        resp = server.request("PATCH", f"/api/products/{product_id}", admin_token, json={"title": title})
+        assert resp.status_code == 200
+        after = at_once(lambda: server.request("GET", page), 30)
+        assert {r.json()["items"][0]["title"] for r in after} == {title}
+    assert len(server.worker_pids("/api/products")) >= 2, "every request went to one worker"
+
+
 def test_logout_revokes_on_every_worker_and_across_a_restart(server, admin_token):
     """Runs last in this module: it restarts the server."""
     password = demo_passwords(server.log_text())["manager"]
