@@ -122,18 +122,18 @@ def load(schema, optional=False, partial=False, body=None):
 
 
 def if_match():
-    """The version an If-Match header names, or None; '*' matches any version."""
+    """The versions an If-Match header names (a set), or None; '*' matches any version.
+
+    If-Match compares strongly (RFC 9110): a weak W/"3" never matches, so it is a 412."""
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return None
-    value = header.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    try:
-        return int(value)
-    except ValueError:
-        raise PreconditionFailed("If-Match must be an ETag this API sent, like \"3\".") from None
+    versions = set()
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
+            versions.add(int(tag[1:-1]))
+    return frozenset(versions)
 
 
 # ---- lists -----------------------------------------------------------------

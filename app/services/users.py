@@ -32,9 +32,14 @@ def _check_password_rules(password, field="password"):
 
 
 def check_version(record, if_match):
-    if if_match is not None and if_match != record["version"]:
+    """if_match: None (no condition), a version, or a set of versions any of which may match."""
+    if if_match is None:
+        return
+    wanted = if_match if isinstance(if_match, (set, frozenset)) else {if_match}
+    if record["version"] not in wanted:
+        named = ", ".join(str(v) for v in sorted(wanted)) or "no usable version"
         raise PreconditionFailed(
-            f"The record is at version {record['version']}, not {if_match}; fetch it again.")
+            f"The record is at version {record['version']}, not {named}; fetch it again.")
 
 
 def get_user(uow, user_id):

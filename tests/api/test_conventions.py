@@ -263,3 +263,15 @@ def test_a_nul_character_in_any_text_field_is_refused_and_changes_nothing(client
     assert resp.get_json()["code"] == "validation_error"
     assert "title" in resp.get_json()["errors"]
     assert client.get("/api/products?q=NUL-1", headers=auth["manager"]).get_json()["total"] == 0
+
+
+def test_if_match_takes_a_list_of_etags_and_compares_strongly(client, auth):
+    product = create_product(client, auth["manager"])
+    path = f"/api/products/{product['id']}"
+    stale_or_current = {"If-Match": '"99", "1"', **auth["manager"]}
+    assert client.patch(path, json={"title": "Listed"}, headers=stale_or_current).status_code == 200
+    weak = {"If-Match": 'W/"2"', **auth["manager"]}
+    resp = client.patch(path, json={"title": "Weak"}, headers=weak)
+    assert resp.status_code == 412
+    assert resp.get_json()["code"] == "precondition_failed"
+    assert client.get(path, headers=auth["manager"]).get_json()["title"] == "Listed"
