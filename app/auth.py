@@ -1,4 +1,5 @@
 """Bearer tokens (itsdangerous, a salt per kind), the current user, and the role table as a decorator."""
+import time
 from functools import wraps
 
 from flask import current_app, g, request
@@ -33,6 +34,7 @@ class Tokens:
         self.refresh = URLSafeTimedSerializer(secret, salt="backroom.refresh")
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+        self._verified = {}
 
     def issue(self, session, user):
         return {
@@ -43,21 +45,31 @@ class Tokens:
             "expires_in": self.access_ttl,
         }
 
-    def _read(self, serializer, token, ttl, kind):
+    def _read(self, serializer, token, ttl, kind, with_timestamp=False):
         if not isinstance(token, str) or not token:
             raise Unauthorized(f"A {kind} token is required.")
         try:
-            claims = serializer.loads(token, max_age=ttl)
+            claims, signed_at = serializer.loads(token, max_age=ttl, return_timestamp=True)
         except SignatureExpired:
             raise Unauthorized(f"The {kind} token has expired.") from None
         except BadSignature:
             raise Unauthorized(f"The {kind} token is not valid.") from None
         if not isinstance(claims, dict) or "sid" not in claims:
             raise Unauthorized(f"The {kind} token is not valid.")
-        return claims
+        return (claims, signed_at) if with_timestamp else claims
 
     def read_access(self, token):
-        return self._read(self.access, token, self.access_ttl, "access")
+        """Claims of a valid access token. A signature once checked is remembered until the
+        token's own expiry (revocation is checked apart, on its session, every request)."""
+        hit = self._verified.get(token) if isinstance(token, str) else None
+        if hit is not None and time.time() < hit[1]:
+            return hit[0]
+        claims, signed_at = self._read(self.access, token, self.access_ttl, "access",
+                                       with_timestamp=True)
+        if len(self._verified) > 10_000:
+            self._verified.clear()
+        self._verified[token] = (claims, signed_at.timestamp() + self.access_ttl)
+        return claims
 
     def read_refresh(self, token):
         return self._read(self.refresh, token, self.refresh_ttl, "refresh")
