@@ -5,12 +5,16 @@ from itertools import islice
 from .base import Query, StoreError, timestamp
 
 
+_NESTED = (dict, list)
+
+
 def clone(value):
-    """A deep copy of a JSON-shaped value, so callers never mutate committed state."""
+    """A deep copy of a JSON-shaped value, so callers never mutate committed state.
+    (Recursing only into containers: most fields are strings and numbers.)"""
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: clone(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) for v in value]
+        return [clone(v) if isinstance(v, _NESTED) else v for v in value]
     return value
 
 
