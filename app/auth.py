@@ -45,7 +45,8 @@ class Tokens:
             "expires_in": self.access_ttl,
         }
 
-    def _read(self, serializer, token, ttl, kind, with_timestamp=False):
+    def _read(self, serializer, token, ttl, kind):
+        """(claims, signed_at) of a valid token of this kind, else Unauthorized."""
         if not isinstance(token, str) or not token:
             raise Unauthorized(f"A {kind} token is required.")
         try:
@@ -56,7 +57,7 @@ class Tokens:
             raise Unauthorized(f"The {kind} token is not valid.") from None
         if not isinstance(claims, dict) or "sid" not in claims:
             raise Unauthorized(f"The {kind} token is not valid.")
-        return (claims, signed_at) if with_timestamp else claims
+        return claims, signed_at
 
     def read_access(self, token):
         """Claims of a valid access token. A signature once checked is remembered until the
@@ -64,15 +65,14 @@ class Tokens:
         hit = self._verified.get(token) if isinstance(token, str) else None
         if hit is not None and time.time() < hit[1]:
             return hit[0]
-        claims, signed_at = self._read(self.access, token, self.access_ttl, "access",
-                                       with_timestamp=True)
+        claims, signed_at = self._read(self.access, token, self.access_ttl, "access")
         if len(self._verified) > 10_000:
             self._verified.clear()
         self._verified[token] = (claims, signed_at.timestamp() + self.access_ttl)
         return claims
 
     def read_refresh(self, token):
-        return self._read(self.refresh, token, self.refresh_ttl, "refresh")
+        return self._read(self.refresh, token, self.refresh_ttl, "refresh")[0]
 
 
 def tokens():

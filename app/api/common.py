@@ -290,20 +290,18 @@ def idempotent_create(endpoint, body, run):
     if key is not None:
         idempotency.check_key(key)
     with unit_of_work() as uow:
+        remembered = None
         if key is not None:
             remembered = idempotency.recall(uow, user_id, endpoint, key, body)
-            if remembered is not None:
-                status, payload, headers = remembered
-                headers = dict(headers)
-                headers["Idempotent-Replayed"] = "true"
-                if "version" in payload:
-                    headers["ETag"] = f'"{payload["version"]}"'
-                return json_response(payload, status, headers)
-        status, payload, headers = run(uow)
-        if key is not None:
-            payload = json.loads(json.dumps(payload, cls=_Encoder))  # stored exactly as sent
-            idempotency.remember(uow, user_id, endpoint, key, body, status, payload, headers)
-        uow.commit()
+        if remembered is not None:  # a replay changes nothing, so nothing is committed
+            status, payload, headers = remembered
+            headers = {**headers, "Idempotent-Replayed": "true"}
+        else:
+            status, payload, headers = run(uow)
+            if key is not None:
+                payload = json.loads(json.dumps(payload, cls=_Encoder))  # stored exactly as sent
+                idempotency.remember(uow, user_id, endpoint, key, body, status, payload, headers)
+            uow.commit()
     if "version" in payload:
         headers = {**headers, "ETag": f'"{payload["version"]}"'}
     return json_response(payload, status, headers)

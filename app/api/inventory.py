@@ -4,8 +4,9 @@ from flask import Blueprint, g, request, url_for
 from schemas.products import AdjustmentSchema, ProductInSchema, ReceiveSchema, product_out
 from ..auth import optional_user, requires
 from ..services import catalog, stock
-from .common import (cached_response, catalog_reader, remember_response, boolean, choice, idempotent_create, if_match, json_response, list_query, load,
-                     page_response, raw_body, reader, record_response, text, unit_of_work)
+from .common import (boolean, cached_response, catalog_reader, choice, idempotent_create, if_match,
+                     json_response, list_query, load, page_response, raw_body, reader,
+                     record_response, remember_response, text, unit_of_work)
 
 bp = Blueprint("inventory", __name__, url_prefix="/api")
 

@@ -19,11 +19,14 @@ def get_order(uow, order_id):
 
 def _resolve_lines(uow, items):
     """Each line's product, or a validation error per line (unknown, archived, repeated)."""
+    # read (and, on PostgreSQL, lock) products in one global order so two orders never deadlock
+    by_id = {pid: uow.products.get(pid)
+             for pid in sorted({i["product_id"] for i in items if i.get("product_id") is not None})}
     errors, lines, seen = {}, [], {}
     for index, item in enumerate(items):
         key = f"items.{index}"
         if item.get("product_id") is not None:
-            product = uow.products.get(item["product_id"])
+            product = by_id[item["product_id"]]
         else:
             product = stock.find_by_code(uow, item.get("barcode"))
         if product is None:
@@ -55,9 +58,6 @@ def _check_payment(payment, total):
 
 def place_order(uow, data, user_id, currency):
     """Check every line, then take every line from stock in this unit of work, or change nothing."""
-    # read (and, on PostgreSQL, lock) products in one global order so two orders never deadlock
-    for product_id in sorted({i["product_id"] for i in data["items"] if i.get("product_id")}):
-        uow.products.get(product_id)
     lines = _resolve_lines(uow, data["items"])
     shortages, errors = [], {}
     for index, product, quantity in lines:

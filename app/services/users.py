@@ -1,4 +1,5 @@
 """Staff accounts and their sign-in sessions: passwords, roles, the last-admin rule, login throttling."""
+import functools
 import hashlib
 import time
 
@@ -11,14 +12,10 @@ from .errors import (DuplicateValue, LastAdmin, NotFound, PreconditionFailed, Ra
 ROLES = ("admin", "manager", "clerk", "viewer")
 MIN_PASSWORD = 8
 LOGIN_WINDOW = 60.0
-_dummy_hash = []
-
-
+@functools.cache
 def _dummy():
     """A hash to check against when the user is unknown, so both cases cost the same; made lazily."""
-    if not _dummy_hash:
-        _dummy_hash.append(generate_password_hash("not-a-real-password-at-all"))
-    return _dummy_hash[0]
+    return generate_password_hash("not-a-real-password-at-all")
 
 
 def hash_password(password):

@@ -99,8 +99,7 @@ class JsonFileStore:
         self.dir = os.path.abspath(data_dir)
         os.makedirs(self.dir, exist_ok=True)
         self.journal_path = os.path.join(self.dir, JOURNAL)
-        # thread_local: the compaction thread and the request thread must exclude each other too
-        self._locks_pid, self._lock, self._compact_lock = None, None, None
+        self._locks_pid, self._lock, self._compact_lock = None, None, None  # see _own_locks
         self.lock_timeout = lock_timeout
         self.compact_bytes = compact_bytes
         # lines before a compaction's T kept in the new journal, so processes a little behind follow on
@@ -156,8 +155,9 @@ class JsonFileStore:
             lock.release()
 
     def _stale_temp_files(self):
-        return any(glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp"))
-                   for name in [JOURNAL] + [f"{c}.json" for c in COLLECTIONS])
+        """Temp files of snapshots or journals (write_file_atomically's `<name>.<pid>.tmp`)."""
+        return [path for name in [JOURNAL] + [f"{c}.json" for c in COLLECTIONS]
+                for path in glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp"))]
 
     def _remove_stale_temp_files(self):
         """Temp files of snapshots or journals whose writer died (caller holds the write lock).
@@ -169,12 +169,11 @@ class JsonFileStore:
         except Timeout:
             return
         try:
-            for name in [JOURNAL] + [f"{c}.json" for c in COLLECTIONS]:
-                for path in glob.glob(os.path.join(glob.escape(self.dir), glob.escape(name) + ".*.tmp")):
-                    try:
-                        os.unlink(path)
-                    except OSError:
-                        pass
+            for path in self._stale_temp_files():
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         finally:
             self.compact_lock.release()
 

@@ -273,8 +273,7 @@ class UnitOfWork:
 
     def state(self):
         """A token that changes with every commit this process can see; None when unknown."""
-        state = getattr(self.tx, "state", None)
-        return state() if state is not None else None
+        return self.tx.state()
 
     def commit(self):
         if self.readonly:
