@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from ..services import idempotency
 from ..auth import can
-from ..services.errors import PreconditionFailed, Unauthorized, ValidationFailed
+from ..services.errors import Unauthorized, ValidationFailed
 from ..storage.base import Query
 
 MAX_LIMIT = 200
