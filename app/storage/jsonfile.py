@@ -8,8 +8,12 @@ Layout of SHOP_DATA_DIR:
   .store.lock        the write lock (flock, see WriteLock), held for a whole read-modify-write
   .compact.lock      held by the one process that is compacting
 
-A commit appends one line and fsyncs it under the write lock, so it costs the same with
-100 or 100,000 past orders.  When the journal grows past a threshold, the committing
+A commit appends one line under the write lock and fsyncs it as soon as it has let go of the
+lock, before its client is answered; so it costs the same with 100 or 100,000 past orders,
+and the next writer computes while this one waits for the disk (several writers waiting at
+once share one flush: an fsync writes out the whole file, every earlier line with it). A
+line is visible to other processes from the moment it is written, as in InnoDB or SQLite's
+WAL: a writer that builds on it is acknowledged only after an fsync that covers both.  When the journal grows past a threshold, the committing
 process compacts in a background thread after it has let go of the write lock, so
 neither its client nor the other processes wait (rewriting 100,000 orders takes
 seconds): it writes every snapshot file as of the transaction T it had just committed
@@ -109,6 +113,7 @@ class JsonFileStore:
         self._header = b""
         self._offset = 0
         self._compact_due = False
+        self._unsynced = None  # descriptor of the journal a commit wrote to, until it is fsynced
         self._compactor = None
         self._next_compaction_try = 0.0
         if not os.path.exists(self.journal_path) or self._stale_temp_files():
@@ -332,9 +337,15 @@ class JsonFileStore:
     # ---- transactions --------------------------------------------------
     @contextmanager
     def transaction(self):
-        with self._locked():
-            self.refresh(locked=True)
-            yield Transaction(self.tables)
+        try:
+            with self._locked():
+                self.refresh(locked=True)
+                yield Transaction(self.tables)
+        finally:
+            # The commit's line was written under the lock; it is fsynced after the lock is let go,
+            # so the next writer works while this one waits for the disk (and the kernel makes one
+            # flush of several waiting writers). Only then does the caller answer its client.
+            self._sync_committed()
         if self._compact_due:  # committed and unlocked: compact without making anyone wait
             self._compact_due = False
             self._compact_in_background()
@@ -368,11 +379,15 @@ class JsonFileStore:
                 os.ftruncate(fd, self._offset)  # cut a torn line left by a crashed writer
             try:
                 _write_all(fd, line)
-                os.fsync(fd)
             except OSError as exc:
                 os.ftruncate(fd, self._offset)
                 raise StoreError(f"could not write the journal: {exc}") from exc
-        finally:
+        except BaseException:
+            os.close(fd)
+            raise
+        if self._unsynced is None:  # fsynced by transaction() once the lock is let go
+            self._unsynced = fd
+        else:  # a second commit in one transaction: one fsync of the file covers both lines
             os.close(fd)
         for collection, record_id, record in ops:
             self.tables.apply(collection, record_id, record)
@@ -381,6 +396,23 @@ class JsonFileStore:
         tx.writes = {}
         if self._offset > self.compact_bytes:
             self._compact_due = True
+
+    def _sync_committed(self):
+        """fsync the journal a commit of this transaction wrote to (its descriptor stays open, so
+        this reaches the lines even if a compaction has replaced the journal since). An fsync
+        flushes the whole file, so it also covers every line written before this one."""
+        fd, self._unsynced = self._unsynced, None
+        if fd is None:
+            return
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            # Other writers may already have appended after this line, so it cannot be cut off:
+            # the client is told the change failed, and the operator must look at the disk.
+            log.critical("fsync of %s failed after a commit: %s", self.journal_path, exc)
+            raise StoreError(f"could not make the journal durable: {exc}") from exc
+        finally:
+            os.close(fd)
 
     def _compact_in_background(self):
         """Start compacting as of the state just committed, unless this process already is, or
