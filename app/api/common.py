@@ -23,6 +23,9 @@ class _Encoder(json.JSONEncoder):
         return super().default(o)
 
 
+_encode = _Encoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, used per answer
+
+
 def store():
     return current_app.extensions["backroom.store"]
 
@@ -36,7 +39,7 @@ def reader():
 
 
 def json_response(payload, status=200, headers=None):
-    body = json.dumps(payload, ensure_ascii=False, cls=_Encoder, separators=(",", ":"))
+    body = _encode(payload)
     resp = Response(body, status=status, mimetype="application/json")
     for key, value in (headers or {}).items():
         resp.headers[key] = value

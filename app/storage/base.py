@@ -1,4 +1,5 @@
 """The storage protocol every backend implements: records, queries, repositories, units of work."""
+import base64
 import os
 import time
 from dataclasses import dataclass, field
@@ -10,34 +11,38 @@ COLLECTIONS = (
 )
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
+# base64's RFC 4648 base32 alphabet, position by position, to Crockford's (lower case)
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 _last = [0, 0]
 
 
 def new_id():
     """A 26-character URL-safe id that sorts by creation time (monotonic ULID layout)."""
-    millis = int(time.time() * 1000)
+    millis = time.time_ns() // 1_000_000
     if millis <= _last[0]:
         millis, rand = _last[0], _last[1] + 1
     else:
         rand = int.from_bytes(os.urandom(10), "big") >> 1
     _last[0], _last[1] = millis, rand
     value = (millis << 80) | (rand & ((1 << 80) - 1))
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    # 20 bytes are 32 base32 digits; the value fits in the last 26 (130 bits)
+    return base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_TO_CROCKFORD).decode()
 
 
 def utcnow():
     return datetime.now(timezone.utc)
 
 
+_now_text = [None, ""]  # (second, its timestamp): a request stamps several records
+
+
 def timestamp(moment=None):
     """ISO 8601 UTC with a Z, to the second: the one shape every stored timestamp has."""
-    moment = moment or utcnow()
+    if moment is None:
+        second = int(time.time())
+        if _now_text[0] != second:
+            _now_text[:] = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        return _now_text[1]
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

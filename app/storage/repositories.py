@@ -91,6 +91,10 @@ def evaluate(records, query: Query, numeric=(), special=None, text_of=None):
     return matched[start:stop], total
 
 
+def _as_stored(record):
+    return record
+
+
 class Repository:
     collection = ""
     numeric = ()
@@ -99,7 +103,7 @@ class Repository:
     def __init__(self, tx, readonly=False):
         self.tx = tx
         # a read-only unit of work hands out list pages as stored: nothing it serves is changed
-        self.share = clone if not readonly else (lambda record: record)
+        self.share = _as_stored if readonly else clone
 
     def get(self, record_id):
         if not isinstance(record_id, str):
@@ -246,7 +250,16 @@ class IdempotencyRepository(Repository):
 
 
 class UnitOfWork:
-    """`with uow: ...; uow.commit()` — leaving the block without commit changes nothing."""
+    """`with uow: ...; uow.commit()` — leaving the block without commit changes nothing.
+
+    Repositories (uow.products, uow.orders, ...) are made on first use: most requests touch two."""
+
+    REPOSITORIES = {
+        "users": UserRepository, "sessions": SessionRepository,
+        "login_attempts": LoginAttemptRepository, "products": ProductRepository,
+        "movements": StockMovementRepository, "orders": OrderRepository,
+        "deliveries": DeliveryRepository, "idempotency": IdempotencyRepository,
+    }
 
     def __init__(self, store, readonly=False):
         self.store = store
@@ -255,18 +268,17 @@ class UnitOfWork:
 
     def __enter__(self):
         self._cm = self.store.snapshot() if self.readonly else self.store.transaction()
-        tx = self._cm.__enter__()
-        self.tx = tx
-        ro = self.readonly
-        self.users = UserRepository(tx, ro)
-        self.sessions = SessionRepository(tx, ro)
-        self.login_attempts = LoginAttemptRepository(tx, ro)
-        self.products = ProductRepository(tx, ro)
-        self.movements = StockMovementRepository(tx, ro)
-        self.orders = OrderRepository(tx, ro)
-        self.deliveries = DeliveryRepository(tx, ro)
-        self.idempotency = IdempotencyRepository(tx, ro)
+        self.tx = self._cm.__enter__()
+        for name in self.REPOSITORIES.keys() & self.__dict__.keys():  # made in an earlier use
+            del self.__dict__[name]
         return self
+
+    def __getattr__(self, name):
+        kind = self.REPOSITORIES.get(name)
+        if kind is None or "tx" not in self.__dict__:
+            raise AttributeError(name)
+        repository = self.__dict__[name] = kind(self.tx, self.readonly)
+        return repository
 
     def __exit__(self, exc_type, exc, tb):
         return self._cm.__exit__(exc_type, exc, tb)
