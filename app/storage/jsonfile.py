@@ -39,6 +39,7 @@ A JsonFileStore object serves one thread at a time (gunicorn's sync workers); it
 processes that share a data directory safely.
 """
 import fcntl
+import functools
 import glob
 import json
 import logging
@@ -47,6 +48,7 @@ import secrets
 import signal
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
@@ -114,6 +116,10 @@ class JsonFileStore:
         self._offset = 0
         self._compact_due = False
         self._unsynced = None  # descriptor of the journal a commit wrote to, until it is fsynced
+        # the journal this process follows, kept open: while it is open its inode cannot be
+        # reused, so one stat of the path tells whether it is still the journal (see _kept_journal)
+        self._jfd, self._jfd_pid, self._jfd_id = None, None, None
+        os.register_at_fork(before=functools.partial(_close_journal_before_fork, weakref.ref(self)))
         self._compactor = None
         self._next_compaction_try = 0.0
         if not os.path.exists(self.journal_path) or self._stale_temp_files():
@@ -121,9 +127,8 @@ class JsonFileStore:
                 self._remove_stale_temp_files()
                 self._load()
                 if self._ino is None:  # a new store, or snapshot files without a journal
-                    header = self._start_journal(self.tables.tx)
-                    self._ino = os.stat(self.journal_path).st_ino
-                    self._header, self._offset = header, len(header)
+                    self._start_journal(self.tables.tx)
+                    self._load()
         else:
             # Many workers start at once on a big store: parsing it takes seconds, so they load
             # side by side without the write lock and check afterwards that what they read fits.
@@ -206,15 +211,25 @@ class JsonFileStore:
                 tables.apply(collection, rec["id"], rec)
         tables.tx = max(snap_tx.values(), default=0)
         try:
-            fd = os.open(self.journal_path, os.O_RDONLY)
+            fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
         except FileNotFoundError:
             self.tables, self._ino, self._header, self._offset = tables, None, b"", 0
             return
         try:
             st = os.fstat(fd)
-            data = _read_all(fd)
-        finally:
+            data = _read_from(fd, 0)
+            loaded = self._load_journal(tables, snap_tx, data, st, check)
+        except BaseException:
             os.close(fd)
+            raise
+        if loaded:
+            self._keep_open(fd, st)
+        else:
+            os.close(fd)
+        return loaded
+
+    def _load_journal(self, tables, snap_tx, data, st, check):
+        """_load's second half: replay the journal's bytes over the snapshots' tables."""
         end = data.find(b"\n")
         if end < 0:
             raise StoreError("journal header is missing")
@@ -264,30 +279,40 @@ class JsonFileStore:
 
     def refresh(self, locked=False):
         """Bring this process's state up to date with every committed transaction."""
-        try:
-            fd = os.open(self.journal_path, os.O_RDONLY)
-        except FileNotFoundError:
-            self._reload(locked)
-            return
         replaced = None
-        try:
-            st = os.fstat(fd)
-            if (st.st_ino == self._ino and st.st_size >= self._offset
-                    and os.pread(fd, len(self._header), 0) == self._header):
-                if st.st_size == self._offset:
-                    return
-                data = _read_from(fd, self._offset)
-            else:  # compaction replaced the journal: follow on in its overlap, or reload
-                data = _read_from(fd, 0)
-                found = self._follow_on(data)
-                if found is None:
-                    self._reload(locked)
-                    return
-                header_end, start = found
-                replaced = (st.st_ino, data[:header_end], start)
-                data = data[start:]
-        finally:
-            os.close(fd)
+        fd, size = self._kept_journal()
+        if fd is not None:  # the usual case: one stat, and a read only when others appended
+            if size == self._offset:
+                return
+            if size < self._offset:  # cut below what this process read: nothing to follow on
+                self._reload(locked)
+                return
+            data = _read_from(fd, self._offset, size)
+        else:
+            try:
+                fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
+            except FileNotFoundError:
+                self._reload(locked)
+                return
+            try:
+                st = os.fstat(fd)
+                if (st.st_ino == self._ino and st.st_size >= self._offset
+                        and os.pread(fd, len(self._header), 0) == self._header):
+                    data = _read_from(fd, self._offset)
+                else:  # compaction replaced the journal: follow on in its overlap, or reload
+                    data = _read_from(fd, 0)
+                    found = self._follow_on(data)
+                    if found is None:
+                        os.close(fd)
+                        self._reload(locked)
+                        return
+                    header_end, start = found
+                    replaced = (st.st_ino, data[:header_end], start)
+                    data = data[start:]
+            except BaseException:
+                os.close(fd)
+                raise
+            self._keep_open(fd, st)
         try:
             consumed = self._replay(self.tables, data, 0)
         except _Reload:
@@ -296,6 +321,34 @@ class JsonFileStore:
         if replaced is not None:
             self._ino, self._header, self._offset = replaced
         self._offset += consumed
+
+    def _kept_journal(self):
+        """(descriptor, size) of the journal file this process keeps open, while the journal's path
+        still names it; else (None, None). An inode cannot be reused while a descriptor holds it,
+        so the same inode number is the same file."""
+        if self._jfd is None or self._jfd_pid != os.getpid():
+            return None, None
+        try:
+            st = os.stat(self.journal_path)
+        except FileNotFoundError:
+            return None, None
+        if (st.st_dev, st.st_ino) != self._jfd_id:
+            return None, None
+        return self._jfd, st.st_size
+
+    def _keep_open(self, fd, st):
+        """Follow the journal through fd from now on; let go of the one kept before."""
+        old = self._jfd if self._jfd_pid == os.getpid() else None
+        self._jfd, self._jfd_pid, self._jfd_id = fd, os.getpid(), (st.st_dev, st.st_ino)
+        if old is not None and old != fd and old != self._unsynced:
+            os.close(old)
+
+    def _close_journal(self):
+        """Let go of the kept journal descriptor (reopened when next needed)."""
+        fd = self._jfd if self._jfd_pid == os.getpid() else None
+        self._jfd, self._jfd_pid, self._jfd_id = None, None, None
+        if fd is not None and fd != self._unsynced:
+            os.close(fd)
 
     def _follow_on(self, data):
         """In a replaced journal, (end of its header, offset of this process's next transaction);
@@ -369,26 +422,18 @@ class JsonFileStore:
         number = self.tables.tx + 1
         line = (json.dumps({"tx": number, "at": timestamp(), "ops": ops},
                            ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+        # transaction() refreshed under this lock, so the kept descriptor is the journal's file
+        fd, size = self._kept_journal()
+        if fd is None or self._jfd_id[1] != self._ino or size < self._offset:
+            raise StoreError("the journal changed under the lock; nothing was written")
+        if size != self._offset:
+            os.ftruncate(fd, self._offset)  # cut a torn line left by a crashed writer
         try:
-            st = os.fstat(fd)
-            size = st.st_size
-            if st.st_ino != self._ino or size < self._offset:
-                raise StoreError("the journal changed under the lock; nothing was written")
-            if size != self._offset:
-                os.ftruncate(fd, self._offset)  # cut a torn line left by a crashed writer
-            try:
-                _write_all(fd, line)
-            except OSError as exc:
-                os.ftruncate(fd, self._offset)
-                raise StoreError(f"could not write the journal: {exc}") from exc
-        except BaseException:
-            os.close(fd)
-            raise
-        if self._unsynced is None:  # fsynced by transaction() once the lock is let go
-            self._unsynced = fd
-        else:  # a second commit in one transaction: one fsync of the file covers both lines
-            os.close(fd)
+            _write_all(fd, line)
+        except OSError as exc:
+            os.ftruncate(fd, self._offset)
+            raise StoreError(f"could not write the journal: {exc}") from exc
+        self._unsynced = fd  # fsynced by transaction() once the lock is let go
         for collection, record_id, record in ops:
             self.tables.apply(collection, record_id, record)
         self.tables.tx = number
@@ -412,7 +457,8 @@ class JsonFileStore:
             log.critical("fsync of %s failed after a commit: %s", self.journal_path, exc)
             raise StoreError(f"could not make the journal durable: {exc}") from exc
         finally:
-            os.close(fd)
+            if fd != self._jfd:  # no longer the kept one (it was let go meanwhile)
+                os.close(fd)
 
     def _compact_in_background(self):
         """Start compacting as of the state just committed, unless this process already is, or
@@ -554,9 +600,11 @@ class JsonFileStore:
         return True
 
     def close(self, timeout=CHECKPOINT_WAIT):
-        """Let a compaction under way finish (a process that exits mid-way only wastes its work)."""
+        """Let a compaction under way finish (a process that exits mid-way only wastes its work),
+        and let go of the journal's descriptor."""
         if self._compactor is not None:
             self._compactor.join(timeout)
+        self._close_journal()
 
 
 class _LockWaitOver(Exception):
@@ -648,18 +696,30 @@ def _line_tx(data, start, end):
         return None
 
 
-def _read_from(fd, offset):
-    os.lseek(fd, offset, os.SEEK_SET)
-    return _read_all(fd)
+def _close_journal_before_fork(store_ref):
+    """A child must not inherit the kept journal descriptor (it opens its own, and an inherited
+    one would pin an old journal's disk space after compaction); the parent reopens on use."""
+    store = store_ref()
+    if store is not None:
+        store._close_journal()
 
 
-def _read_all(fd):
-    chunks = []
+def _read_from(fd, offset, size=None):
+    """The file's bytes from offset on (up to size when known), with pread: descriptors may be
+    shared, so the file position is never used."""
+    if size is not None:
+        data = os.pread(fd, size - offset, offset)
+        if len(data) == size - offset:
+            return data
+        offset, chunks = offset + len(data), [data]
+    else:
+        chunks = []
     while True:
-        chunk = os.read(fd, 1 << 20)
+        chunk = os.pread(fd, 1 << 20, offset)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+        offset += len(chunk)
 
 
 def _write_all(fd, data):
