@@ -64,6 +64,14 @@ CHECKPOINT_WAIT = 600.0
 log = logging.getLogger("backroom.storage")
 
 
+_PID = [os.getpid()]  # this process's id, kept current across forks (a syscall per call saved)
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def _pid():
+    return _PID[0]
+
+
 def _fsync_dir(path):
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -138,11 +146,11 @@ class JsonFileStore:
     def _own_locks(self):
         """Lock objects must not cross a fork (gunicorn preloads, then forks workers): each
         process makes its own."""
-        if self._locks_pid != os.getpid():
+        if self._locks_pid != _pid():
             self._lock = WriteLock(os.path.join(self.dir, ".store.lock"))
             # thread_local: the compaction thread and the request thread exclude each other too
             self._compact_lock = FileLock(os.path.join(self.dir, ".compact.lock"), thread_local=True)
-            self._locks_pid = os.getpid()
+            self._locks_pid = _pid()
             self._compactor = None  # a compaction thread of the parent does not run here
 
     @property
@@ -326,7 +334,7 @@ class JsonFileStore:
         """(descriptor, size) of the journal file this process keeps open, while the journal's path
         still names it; else (None, None). An inode cannot be reused while a descriptor holds it,
         so the same inode number is the same file."""
-        if self._jfd is None or self._jfd_pid != os.getpid():
+        if self._jfd is None or self._jfd_pid != _pid():
             return None, None
         try:
             st = os.stat(self.journal_path)
@@ -338,14 +346,14 @@ class JsonFileStore:
 
     def _keep_open(self, fd, st):
         """Follow the journal through fd from now on; let go of the one kept before."""
-        old = self._jfd if self._jfd_pid == os.getpid() else None
-        self._jfd, self._jfd_pid, self._jfd_id = fd, os.getpid(), (st.st_dev, st.st_ino)
+        old = self._jfd if self._jfd_pid == _pid() else None
+        self._jfd, self._jfd_pid, self._jfd_id = fd, _pid(), (st.st_dev, st.st_ino)
         if old is not None and old != fd and old != self._unsynced:
             os.close(old)
 
     def _close_journal(self):
         """Let go of the kept journal descriptor (reopened when next needed)."""
-        fd = self._jfd if self._jfd_pid == os.getpid() else None
+        fd = self._jfd if self._jfd_pid == _pid() else None
         self._jfd, self._jfd_pid, self._jfd_id = None, None, None
         if fd is not None and fd != self._unsynced:
             os.close(fd)

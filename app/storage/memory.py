@@ -170,10 +170,12 @@ class Transaction:
         return text_of
 
     def put(self, collection, record):
-        for fname, keyf in UNIQUE.get(collection, {}).items():
+        unique = UNIQUE.get(collection)
+        old = self.get(collection, record["id"]) if unique else None
+        for fname, keyf in (unique or {}).items():
             key = keyf(record.get(fname))
-            if key is None:
-                continue
+            if key is None or (old is not None and keyf(old.get(fname)) == key):
+                continue  # no key, or the record keeps its own
             other = self.find_unique(collection, fname, record.get(fname))
             if other is not None and other["id"] != record["id"]:
                 raise UniqueViolation(fname)
