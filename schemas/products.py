@@ -8,6 +8,9 @@ STATUSES = ("active", "archived")
 ADJUSTMENT_REASONS = ("received", "count", "damaged", "lost", "returned", "other")
 
 
+MAX_COUNT = 1_000_000_000  # a stock or threshold beyond this is a typo (and PostgreSQL's bigint must hold it)
+
+
 class ProductInSchema(InputSchema):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
@@ -19,8 +22,8 @@ class ProductInSchema(InputSchema):
     category = fields.String(allow_none=True, validate=validate.Length(max=100))
     price = Money(required=True)
     cost = Money(allow_none=True)
-    stock = StrictInteger(validate=validate.Range(min=0))
-    low_stock_threshold = StrictInteger(validate=validate.Range(min=0))
+    stock = StrictInteger(validate=validate.Range(min=0, max=MAX_COUNT))
+    low_stock_threshold = StrictInteger(validate=validate.Range(min=0, max=MAX_COUNT))
     status = fields.String(validate=validate.OneOf(STATUSES))
 
 

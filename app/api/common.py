@@ -14,6 +14,7 @@ from ..services.errors import Unauthorized, ValidationFailed
 from ..storage.base import Query
 
 MAX_LIMIT = 200
+MAX_OFFSET = 1_000_000_000  # far past any shop's records, well inside every backend's integers
 
 
 class _Encoder(json.JSONEncoder):
@@ -190,7 +191,7 @@ def list_query(filters=None, sort_fields=(), q_fields=(), default_sort=(("id", F
 
     filters: name -> converter(raw string) returning the value to match (raise ValueError if bad).
     """
-    query = Query(limit=_int_arg("limit", 50, 1, MAX_LIMIT), offset=_int_arg("offset", 0, 0))
+    query = Query(limit=_int_arg("limit", 50, 1, MAX_LIMIT), offset=_int_arg("offset", 0, 0, MAX_OFFSET))
     for name, convert in (filters or {}).items():
         raw = request.args.get(name)
         if raw is None or raw == "":

@@ -121,11 +121,20 @@ def test_list_envelope_and_default_limit(client, auth):
     assert body == {"items": [], "total": 0, "limit": 50, "offset": 0}
 
 
-@pytest.mark.parametrize("query", ["limit=201", "limit=0", "limit=ten", "offset=-1"])
-def test_bad_limit_or_offset_is_400(client, auth, query):
-    body = assert_problem(client.get(f"/api/products?{query}", headers=auth["viewer"]), 400,
+@pytest.mark.parametrize("path", ["/api/products", "/api/orders", "/api/stock-movements"])
+@pytest.mark.parametrize("query", ["limit=201", "limit=0", "limit=ten", "offset=-1",
+                                   "offset=1000000001", f"offset={2**63}", f"offset={10**30}",
+                                   f"sort=-created_at&offset={2**63}"])
+def test_bad_limit_or_offset_is_400(client, auth, path, query):
+    body = assert_problem(client.get(f"{path}?{query}", headers=auth["manager"]), 400,
                           "validation_error")
     assert set(body["errors"]) <= {"limit", "offset"}
+
+
+def test_offset_up_to_a_billion_is_an_empty_page(client, auth):
+    create_product(client, auth["manager"])
+    body = client.get("/api/products?offset=1000000000&sort=-price", headers=auth["viewer"]).get_json()
+    assert (body["items"], body["total"], body["offset"]) == ([], 1, 1_000_000_000)
 
 
 def test_limit_200_is_allowed(client, auth):

@@ -56,10 +56,21 @@ def test_sku_title_and_price_are_required(client, auth, missing):
 
 @pytest.mark.parametrize("field,value", [("price", "abc"), ("price", "1.234"), ("price", -1),
                                          ("stock", -1), ("stock", 1.5), ("kind", "food"),
-                                         ("status", "gone"), ("low_stock_threshold", "5")])
+                                         ("status", "gone"), ("low_stock_threshold", "5"),
+                                         ("stock", 10**30), ("low_stock_threshold", 2**63),
+                                         ("stock", 1_000_000_001)])
 def test_invalid_product_fields_are_400_per_field(client, auth, field, value):
     resp = client.post("/api/products", json=product_body(**{field: value}), headers=auth["manager"])
     assert field in assert_problem(resp, 400, "validation_error")["errors"]
+    listed = client.get("/api/products", headers=auth["manager"]).get_json()
+    assert listed["total"] == 0  # nothing was stored
+
+
+def test_stock_and_threshold_up_to_a_billion_are_stored_exactly(client, auth):
+    product = create_product(client, auth["manager"], stock=1_000_000_000,
+                             low_stock_threshold=1_000_000_000)
+    again = client.get(f"/api/products/{product['id']}", headers=auth["manager"]).get_json()
+    assert (again["stock"], again["low_stock_threshold"]) == (1_000_000_000, 1_000_000_000)
 
 
 def test_unknown_product_field_is_400(client, auth):
