@@ -1,5 +1,6 @@
 """What every route shares: reading JSON, schema loading, list parameters, ETags, idempotent creates."""
 import json
+import re
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -101,11 +102,33 @@ def raw_body(optional=False):
             from werkzeug.exceptions import UnsupportedMediaType
             raise UnsupportedMediaType("Send JSON with 'Content-Type: application/json'.")
     try:
-        return json.loads(data.decode("utf-8"), parse_float=Decimal)
+        body = json.loads(data.decode("utf-8"), parse_float=Decimal)
+        if b"\\u" in data:  # only an escape can make half a surrogate pair, which no text may hold
+            _refuse_lone_surrogates(body)
+        return body
     except (ValueError, UnicodeDecodeError) as exc:
         err = ValidationFailed(f"The body is not valid JSON: {exc}")
         err.code = "invalid_json"
         raise err from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(value):
+    """A \\ud800-style escape without its pair parses, but is no character: it could be neither
+    stored as UTF-8 nor sent back."""
+    if isinstance(value, str):
+        match = _SURROGATE.search(value)
+        if match:
+            raise ValueError(f"\\u{ord(match.group()):04x} is half of a surrogate pair, not a character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_lone_surrogates(key)
+            _refuse_lone_surrogates(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_lone_surrogates(item)
 
 
 _SCHEMAS = {}

@@ -18,6 +18,24 @@ def test_invalid_json_is_400_invalid_json(client, auth):
     assert_problem(resp, 400, "invalid_json")
 
 
+@pytest.mark.parametrize("path,text", [
+    ("/api/products", '{"sku": "S-1", "title": "Half \\ud800 a pair", "price": "1.00"}'),
+    ("/api/products", '{"sku": "S-1", "title": "T", "price": "1.00", "tags\\udc00": 1}'),
+    ("/api/orders", '{"items": [{"barcode": "\\udfff", "quantity": 1}]}'),
+    ("/api/auth/login", '{"username": "a\\udc00", "password": "x"}'),
+])
+def test_half_a_surrogate_pair_is_invalid_json_and_stores_nothing(client, auth, path, text):
+    resp = client.post(path, data=text, content_type="application/json", headers=auth["manager"])
+    assert "surrogate" in assert_problem(resp, 400, "invalid_json")["detail"]
+    assert client.get("/api/products", headers=auth["manager"]).get_json()["total"] == 0
+
+
+def test_an_escaped_surrogate_pair_is_one_character(client, auth):
+    resp = client.post("/api/products", data='{"sku": "S-1", "title": "Smile \\ud83d\\ude00", '
+                       '"price": "1.00"}', content_type="application/json", headers=auth["manager"])
+    assert resp.status_code == 201 and resp.get_json()["title"] == "Smile \U0001F600"
+
+
 def test_a_json_body_that_is_not_an_object_is_400(client, auth):
     resp = client.post("/api/products", json=["sku"], headers=auth["manager"])
     assert_problem(resp, 400, "validation_error")
