@@ -6,6 +6,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import orjson
 from flask import Response, current_app, g, request
 from marshmallow import ValidationError
 
@@ -25,7 +26,22 @@ class _Encoder(json.JSONEncoder):
         return super().default(o)
 
 
-_encode = _Encoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, used per answer
+_encode_slowly = _Encoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _decimal_text(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _encode(payload):
+    """Compact UTF-8 JSON of an answer (Decimals as strings): orjson, or the standard library
+    for what orjson does not write (integers past 64 bits)."""
+    try:
+        return orjson.dumps(payload, default=_decimal_text)
+    except TypeError:
+        return _encode_slowly(payload)
 
 
 def store():

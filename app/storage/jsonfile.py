@@ -55,7 +55,7 @@ from filelock import FileLock, Timeout
 
 from .base import COLLECTIONS, LockTimeout, StoreError, timestamp
 from .memory import Tables, Transaction
-from . import repositories
+from . import codec, repositories
 
 JOURNAL = "journal.jsonl"
 DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024
@@ -99,7 +99,7 @@ def write_file_atomically(path, data: bytes, mode=None):
 
 def encode_snapshot(collection, tx, records):
     """Pretty-printed, one record per indented block, readable in any editor."""
-    parts = [json.dumps(r, indent=2, ensure_ascii=False, sort_keys=False) for r in records]
+    parts = [codec.dumps_pretty(r) for r in records]
     body = ",\n".join("    " + p.replace("\n", "\n    ") for p in parts)
     head = json.dumps({"collection": collection, "tx": tx, "count": len(records)}, ensure_ascii=False)[:-1]
     text = head + ', "records": [\n' + body + ("\n" if parts else "") + "  ]\n}\n"
@@ -200,7 +200,7 @@ class JsonFileStore:
         path = os.path.join(self.dir, f"{collection}.json")
         try:
             with open(path, "rb") as fh:
-                doc = json.load(fh)
+                doc = codec.loads(fh.read())
         except FileNotFoundError:
             return 0, []
         return int(doc.get("tx", 0)), doc.get("records", [])
@@ -264,7 +264,7 @@ class JsonFileStore:
             if end < 0:
                 return offset
             try:
-                entry = json.loads(data[offset:end])
+                entry = codec.loads(data[offset:end])
             except ValueError:
                 # A torn append never reaches its newline (JSON escapes newlines inside a line),
                 # so a whole line that does not parse is damage; cutting it off would also cut
@@ -428,8 +428,7 @@ class JsonFileStore:
         if not ops:
             return
         number = self.tables.tx + 1
-        line = (json.dumps({"tx": number, "at": timestamp(), "ops": ops},
-                           ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        line = codec.dumps_line({"tx": number, "at": timestamp(), "ops": ops}) + b"\n"
         # transaction() refreshed under this lock, so the kept descriptor is the journal's file
         fd, size = self._kept_journal()
         if fd is None or self._jfd_id[1] != self._ino or size < self._offset:
