@@ -49,15 +49,15 @@ class Tables:
         table = self.records[collection]
         old = table.get(record_id)
         for fname, keyf in UNIQUE.get(collection, {}).items():
+            old_key = keyf(old.get(fname)) if old is not None else None
+            new_key = keyf(record.get(fname)) if record is not None else None
+            if old_key == new_key:
+                continue  # most changes (stock, price) keep a record's keys
             index = self.unique[collection][fname]
-            if old is not None:
-                key = keyf(old.get(fname))
-                if key is not None and index.get(key) == record_id:
-                    del index[key]
-            if record is not None:
-                key = keyf(record.get(fname))
-                if key is not None:
-                    index[key] = record_id
+            if old_key is not None and index.get(old_key) == record_id:
+                del index[old_key]
+            if new_key is not None:
+                index[new_key] = record_id
         for fname in INDEXED.get(collection, ()):
             index = self.indexed[collection][fname]
             old_value = old.get(fname) if old is not None else None
