@@ -3,7 +3,7 @@ from flask import Blueprint, current_app, g, url_for
 
 from schemas.common import EmptySchema
 from schemas.orders import (CancelSchema, ORDER_STATUSES, OrderCreateSchema, PAYMENT_STATUSES,
-                            PaymentSchema)
+                            PaymentSchema, load_plain_order)
 from ..auth import can, requires
 from ..services import orders
 from .common import (choice, idempotent_create, list_query, load, page_response, raw_body, reader,
@@ -17,7 +17,7 @@ bp = Blueprint("sales", __name__, url_prefix="/api")
 def create_order():
     """Place an order: every line is taken from stock, or nothing is."""
     body = raw_body()
-    data = load(OrderCreateSchema, body=body)
+    data = load_plain_order(body) or load(OrderCreateSchema, body=body)
 
     def run(uow):
         order = orders.place_order(uow, data, g.user["id"], current_app.config["CURRENCY"])
