@@ -135,8 +135,11 @@ class JsonFileStore:
                 self._remove_stale_temp_files()
                 self._load()
                 if self._ino is None:  # a new store, or snapshot files without a journal
-                    self._start_journal(self.tables.tx)
-                    self._load()
+                    header = self._start_journal(self.tables.tx)
+                    fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
+                    st = os.fstat(fd)
+                    self._keep_open(fd, st)
+                    self._ino, self._header, self._offset = st.st_ino, header, len(header)
         else:
             # Many workers start at once on a big store: parsing it takes seconds, so they load
             # side by side without the write lock and check afterwards that what they read fits.
