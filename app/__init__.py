@@ -13,9 +13,20 @@ from .config import load_config
 from .storage import open_store, read_or_create_secret
 
 
+class _Backroom(Flask):
+    """Flask, remembering per view whether it is a coroutine (Flask asks inspect on every call)."""
+
+    def ensure_sync(self, func):
+        checked = self.__dict__.setdefault("_checked_views", {})
+        wrapped = checked.get(func)
+        if wrapped is None:
+            wrapped = checked[func] = super().ensure_sync(func)
+        return wrapped
+
+
 def create_app(overrides=None):
     """The WSGI app; tests pass overrides such as {"DATA_DIR": tmp_path}."""
-    app = Flask(__name__)
+    app = _Backroom(__name__)
     load_config(app, overrides)
     app.json.sort_keys = False
     app.session_interface = _NoCookieSession()  # bearer tokens only: no cookie to parse or sign

@@ -414,10 +414,11 @@ class JsonFileStore:
             self._compact_due = False
             self._compact_in_background()
 
-    @contextmanager
     def snapshot(self):
+        """Read the committed state, brought up to date (a plain context manager: readers are
+        the commonest request, and a generator-based one costs more than the stat)."""
         self.refresh()
-        yield Transaction(self.tables)
+        return _Snapshot(Transaction(self.tables))
 
     def unit_of_work(self):
         return repositories.UnitOfWork(self)
@@ -615,6 +616,19 @@ class JsonFileStore:
         if self._compactor is not None:
             self._compactor.join(timeout)
         self._close_journal()
+
+
+class _Snapshot:
+    __slots__ = ("tx",)
+
+    def __init__(self, tx):
+        self.tx = tx
+
+    def __enter__(self):
+        return self.tx
+
+    def __exit__(self, exc_type, exc, tb):
+        return False
 
 
 class _LockWaitOver(Exception):
