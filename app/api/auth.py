@@ -38,12 +38,15 @@ def login():
 
 @bp.post("/refresh")
 def refresh():
-    """A new access token and a rotated refresh token; a used refresh token is refused."""
+    """A new access token and a rotated refresh token; a used one is refused and ends its session."""
     data = load(RefreshSchema)
     claims = tokens().read_refresh(data["refresh_token"])
     with unit_of_work() as uow:
         session, user = users.rotate_refresh(uow, claims["sid"], claims.get("rid"), claims.get("uid"))
         uow.commit()
+    if session is None:
+        raise Unauthorized("This refresh token was already used, so its session has been signed "
+                           "out everywhere; sign in again.")
     return json_response(_token_body(session, user))
 
 

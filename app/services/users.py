@@ -159,9 +159,14 @@ def active_session(uow, session_id, user_id):
 
 
 def rotate_refresh(uow, session_id, refresh_id, user_id):
+    """(session, user) with a new refresh id; (None, None) when this refresh token was already
+    used: then someone holds a copy of it, so its session is revoked in this unit of work (RFC
+    9700, 4.14.2) and the caller commits that and refuses the request."""
     session, user = active_session(uow, session_id, user_id)
     if session["refresh_id"] != refresh_id:
-        raise Unauthorized("This refresh token has already been used.")
+        session["revoked"] = True
+        uow.sessions.update(session)
+        return None, None
     session["refresh_id"] = new_id()
     uow.sessions.update(session)
     return session, user

@@ -61,10 +61,21 @@ def test_refresh_rotates_and_the_old_refresh_token_is_refused(client, tokens):
     assert new["token_type"] == "Bearer" and new["user"]["username"] == "clerk"
     assert new["refresh_token"] != old["refresh_token"]
     assert _me(client, new["access_token"]).status_code == 200
-    again = client.post("/api/auth/refresh", json={"refresh_token": old["refresh_token"]})
-    assert_problem(again, 401)
     newer = client.post("/api/auth/refresh", json={"refresh_token": new["refresh_token"]})
     assert newer.status_code == 200
+    assert_problem(client.post("/api/auth/refresh", json={"refresh_token": old["refresh_token"]}), 401)
+
+
+def test_a_refresh_token_used_twice_signs_its_session_out(client, tokens):
+    """Someone holds a copy: the session ends, for the thief's tokens and the owner's alike."""
+    stolen = tokens["clerk"]
+    first = client.post("/api/auth/refresh", json={"refresh_token": stolen["refresh_token"]}).get_json()
+    assert _me(client, first["access_token"]).status_code == 200
+    replay = client.post("/api/auth/refresh", json={"refresh_token": stolen["refresh_token"]})
+    assert "signed out" in assert_problem(replay, 401)["detail"]
+    assert_problem(_me(client, first["access_token"]), 401)
+    assert_problem(client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]}), 401)
+    assert _me(client, tokens["viewer"]["access_token"]).status_code == 200   # other sessions stay
 
 
 def test_an_access_token_sent_to_refresh_is_refused(client, tokens):

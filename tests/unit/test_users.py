@@ -116,8 +116,13 @@ def test_a_refresh_id_is_used_once(memory_store):
     rotated, _ = run(memory_store, lambda uow: users.rotate_refresh(uow, session["id"], first,
                                                                     clerk["id"]))
     assert rotated["refresh_id"] != first
-    with pytest.raises(Unauthorized):
-        run(memory_store, lambda uow: users.rotate_refresh(uow, session["id"], first, clerk["id"]))
+    # used again: nothing is handed out and the session is revoked, for every token it issued
+    assert run(memory_store, lambda uow: users.rotate_refresh(uow, session["id"], first,
+                                                              clerk["id"])) == (None, None)
+    for refresh_id in (first, rotated["refresh_id"]):
+        with pytest.raises(Unauthorized):
+            run(memory_store, lambda uow: users.rotate_refresh(uow, session["id"], refresh_id,
+                                                               clerk["id"]))
 
 
 def test_ended_session_is_refused(memory_store):
