@@ -31,7 +31,8 @@ def login():
             uow.commit()
         raise Unauthorized("The username or password is wrong.")
     with unit_of_work() as uow:
-        session = users.start_session(uow, user, data["username"], address)
+        session = users.start_session(uow, user, data["username"], address,
+                                      refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"])
         uow.commit()
     return json_response(_token_body(session, user))
 

@@ -2,10 +2,11 @@
 import functools
 import hashlib
 import time
+from datetime import timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..storage.base import UniqueViolation, new_id, timestamp
+from ..storage.base import UniqueViolation, new_id, timestamp, utcnow
 from .errors import (DuplicateValue, LastAdmin, NotFound, PreconditionFailed, RateLimited,
                      Unauthorized, ValidationFailed)
 
@@ -136,12 +137,21 @@ def record_failed_login(uow, username, address, now=None):
     uow.login_attempts.save(rec)
 
 
-def start_session(uow, user, username=None, address=None):
-    """A sign-in: one session that its access and refresh tokens both name."""
+def start_session(uow, user, username=None, address=None, refresh_ttl=None):
+    """A sign-in: one session that its access and refresh tokens both name.
+
+    With refresh_ttl (seconds), the user's sessions that can no longer be used are forgotten on
+    the way: revoked ones, and those whose last refresh token has expired (a session's
+    updated_at moves with every refresh). Sessions do not pile up one per sign-in."""
     if username is not None:
         attempt = uow.login_attempts.get(_attempt_id(username, address))
         if attempt is not None:
             uow.login_attempts.delete(attempt["id"])
+    if refresh_ttl is not None:
+        expired = timestamp(utcnow() - timedelta(seconds=refresh_ttl))
+        for old in uow.sessions.for_user(user["id"]):
+            if old["revoked"] or old["updated_at"] < expired:
+                uow.sessions.delete(old["id"])
     session = {"id": new_id(), "user_id": user["id"], "refresh_id": new_id(), "revoked": False}
     uow.sessions.add(session)
     return session

@@ -700,6 +700,10 @@ class PgSessionRepository(PgRepository):
             return []
         return self._select("t.user_id = %s", (user_id,), tail=" ORDER BY t.id")
 
+    def delete(self, record_id):
+        if _usable(record_id):
+            self.uow.run("DELETE FROM sessions WHERE id = %s", (record_id,))
+
 
 class _GetOrCreate(PgRepository):
     """Records read and then saved by id: a writer holds the id's advisory lock, even while no row exists."""

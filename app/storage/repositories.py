@@ -222,6 +222,9 @@ class SessionRepository(Repository):
     def for_user(self, user_id):
         return [clone(r) for r in self.tx.find_indexed(self.collection, "user_id", user_id)]
 
+    def delete(self, record_id):
+        self.tx.delete(self.collection, record_id)
+
 
 class LoginAttemptRepository(Repository):
     collection = "login_attempts"

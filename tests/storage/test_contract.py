@@ -350,6 +350,21 @@ def test_related_records_are_found_by_their_owner(shop):
         assert uow.sessions.for_user(u["id"]) == [s1]
 
 
+def test_a_deleted_session_is_gone_and_the_others_stay(shop):
+    u = user()
+    first = {"id": new_id(), "user_id": u["id"], "refresh_id": new_id(), "revoked": True}
+    second = {"id": new_id(), "user_id": u["id"], "refresh_id": new_id(), "revoked": False}
+
+    def write(uow):
+        uow.users.add(u)
+        uow.sessions.add(first)
+        uow.sessions.add(second)
+    commit(shop, write)
+    commit(shop, lambda uow: uow.sessions.delete(first["id"]))
+    assert read(shop, lambda uow: uow.sessions.get(first["id"])) is None
+    assert [s["id"] for s in read(shop, lambda uow: uow.sessions.for_user(u["id"]))] == [second["id"]]
+
+
 def test_a_delivery_keeps_its_growing_history(shop):
     o = commit(shop, lambda uow: uow.orders.add(order(1001)))
     d = commit(shop, lambda uow: uow.deliveries.add(delivery(o)))

@@ -166,3 +166,19 @@ def test_old_failures_fall_out_of_the_window(memory_store):
         _fail(memory_store, "ada", "a", 1000.0 + i)
     _fail(memory_store, "ada", "a", 1070.0)
     _allowed(memory_store, "ada", "a", 1071.0)
+
+
+def test_signing_in_forgets_the_users_revoked_and_expired_sessions(memory_store):
+    clerk, other = add_user(memory_store), add_user(memory_store)
+    live = _sign_in(memory_store, clerk)
+    ended = _sign_in(memory_store, clerk)
+    run(memory_store, lambda uow: users.end_session(uow, ended["id"]))
+    stale = run(memory_store, lambda uow: uow.sessions.add({
+        "id": "stale-session", "user_id": clerk["id"], "refresh_id": "r", "revoked": False,
+        "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z"}))
+    someone_elses = _sign_in(memory_store, other)
+    fresh = run(memory_store, lambda uow: users.start_session(uow, clerk, refresh_ttl=7 * 24 * 3600))
+    with memory_store.reader() as uow:
+        assert [s["id"] for s in uow.sessions.for_user(clerk["id"])] == [live["id"], fresh["id"]]
+        assert uow.sessions.get(stale["id"]) is None and uow.sessions.get(ended["id"]) is None
+        assert uow.sessions.get(someone_elses["id"]) is not None
