@@ -2,7 +2,7 @@
 import functools
 import hashlib
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -133,7 +133,11 @@ def record_failed_login(uow, username, address, now=None):
     attempt_id = _attempt_id(username, address)
     rec = uow.login_attempts.get(attempt_id) or {"id": attempt_id, "failures": []}
     rec["failures"] = [t for t in rec["failures"] if now - t < LOGIN_WINDOW] + [now]
-    rec["updated_at"] = timestamp()
+    rec["updated_at"] = timestamp(datetime.fromtimestamp(now, timezone.utc))
+    # records whose last failure left the window count for nothing: without this, guesses at
+    # many usernames would leave one record each behind for ever
+    uow.login_attempts.purge_before(
+        timestamp(datetime.fromtimestamp(now - LOGIN_WINDOW - 1, timezone.utc)))
     uow.login_attempts.save(rec)
 
 

@@ -725,6 +725,11 @@ class PgLoginAttemptRepository(_GetOrCreate):
         if _usable(record_id):
             self.uow.run("DELETE FROM login_attempts WHERE id = %s", (record_id,))
 
+    def purge_before(self, cutoff):
+        """Forget the records whose last failure is older than cutoff (a timestamp)."""
+        if _is_moment(cutoff):
+            self.uow.run("DELETE FROM login_attempts WHERE updated_at < %s::timestamptz", (cutoff,))
+
 
 class PgIdempotencyRepository(_GetOrCreate):
     shape = IDEMPOTENCY

@@ -236,6 +236,12 @@ class LoginAttemptRepository(Repository):
     def delete(self, record_id):
         self.tx.delete(self.collection, record_id)
 
+    def purge_before(self, cutoff):
+        """Forget the records whose last failure is older than cutoff (a timestamp)."""
+        for rec in list(self.tx.scan(self.collection)):
+            if rec["updated_at"] < cutoff:
+                self.tx.delete(self.collection, rec["id"])
+
 
 class IdempotencyRepository(Repository):
     collection = "idempotency"

@@ -390,6 +390,12 @@ def test_login_attempts_and_idempotency_keys_are_saved_read_and_forgotten(shop):
     assert read(shop, lambda uow: uow.login_attempts.get("attempt-1")) == attempt
     commit(shop, lambda uow: uow.login_attempts.delete("attempt-1"))
     assert read(shop, lambda uow: uow.login_attempts.get("attempt-1")) is None
+    stale = {"id": "stale", "failures": [1.0], "updated_at": "2026-11-21T09:59:59Z"}
+    recent = dict(stale, id="recent", updated_at="2026-11-21T10:00:00Z")
+    commit(shop, lambda uow: [uow.login_attempts.save(stale), uow.login_attempts.save(recent)])
+    commit(shop, lambda uow: uow.login_attempts.purge_before("2026-11-21T10:00:00Z"))
+    assert read(shop, lambda uow: uow.login_attempts.get("stale")) is None
+    assert read(shop, lambda uow: uow.login_attempts.get("recent")) == recent
 
     old = {"id": "old", "user_id": u["id"], "endpoint": "e", "fingerprint": "f", "status": 201,
            "response": {}, "headers": {}, "created_at": "2026-11-20T09:59:59Z"}

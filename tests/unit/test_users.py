@@ -182,3 +182,23 @@ def test_signing_in_forgets_the_users_revoked_and_expired_sessions(memory_store)
         assert [s["id"] for s in uow.sessions.for_user(clerk["id"])] == [live["id"], fresh["id"]]
         assert uow.sessions.get(stale["id"]) is None and uow.sessions.get(ended["id"]) is None
         assert uow.sessions.get(someone_elses["id"]) is not None
+
+
+def test_a_failed_login_forgets_attempt_records_older_than_the_window(memory_store):
+    start = 1_800_000_000.0
+    run(memory_store, lambda uow: users.record_failed_login(uow, "guess-1", "10.0.0.9", now=start))
+    run(memory_store, lambda uow: users.record_failed_login(uow, "guess-2", "10.0.0.9", now=start + 30))
+    with memory_store.reader() as uow:
+        assert uow.login_attempts.count() == 2   # both still inside the minute
+    run(memory_store, lambda uow: users.record_failed_login(uow, "guess-3", "10.0.0.9", now=start + 75))
+    with memory_store.reader() as uow:
+        assert uow.login_attempts.count() == 2   # guess-1's last failure left the window
+    run(memory_store, lambda uow: users.record_failed_login(uow, "guess-4", "10.0.0.9", now=start + 200))
+    with memory_store.reader() as uow:
+        assert uow.login_attempts.count() == 1
+    for attempt in range(4):  # the limit itself still holds inside the window
+        run(memory_store, lambda uow: users.record_failed_login(uow, "guess-4", "10.0.0.9",
+                                                                now=start + 201 + attempt))
+    with pytest.raises(RateLimited):
+        read(memory_store, lambda uow: users.check_login_allowed(uow, "guess-4", "10.0.0.9", 5,
+                                                                 now=start + 206))
