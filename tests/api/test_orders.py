@@ -409,3 +409,23 @@ def test_orders_pagination_with_link_header(client, auth):
     last = client.get("/api/orders?limit=2&offset=4", headers=auth["viewer"])
     assert [o["number"] for o in last.get_json()["items"]] == [1001]
     assert 'rel="next"' not in last.headers["Link"] and "offset=2" in last.headers["Link"]
+
+
+@pytest.mark.backends("json")
+def test_an_order_whose_journal_fsync_fails_is_not_answered_as_placed(client, auth, monkeypatch, caplog):
+    """The fsync comes after the store lock is let go, but still before the answer: when the disk
+    refuses it, the client hears 503, never 201, and the operator finds it in the log."""
+    import errno
+    from app.storage import jsonfile
+
+    shelf = create_product(client, auth["manager"], stock=5)
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+    monkeypatch.setattr(jsonfile.os, "fsync", failing_fsync)
+    resp = _post(client, auth["clerk"], {"items": [{"product_id": shelf["id"], "quantity": 1}]})
+    assert_problem(resp, 503, "storage_unavailable")
+    assert "fsync" in caplog.text and "failed after a commit" in caplog.text
+    monkeypatch.undo()
+    again = _post(client, auth["clerk"], {"items": [{"product_id": shelf["id"], "quantity": 1}]})
+    assert again.status_code == 201   # the store goes on once the disk does
