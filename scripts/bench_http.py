@@ -356,6 +356,7 @@ class Bench:
         self.results = {}
         self.notes = []
         self.profiles = {}
+        self.floor_targets = {}  # floor key -> (server, path, wrk script), kept up for alternating rounds
 
     def wanted(self, key):
         return not self.args.only or any(key.startswith(prefix) for prefix in self.args.only)
@@ -403,11 +404,14 @@ class Bench:
             try:
                 server.wait_ready("/healthz")
                 server.wait_settled(workers())
-                self.figure("floor.id", server, "/products/x",
-                            lua_file("floor_id", ids, "/products/"))
+                by_id = lua_file("floor_id", ids, "/products/")
+                self.figure("floor.id", server, "/products/x", by_id)
                 self.figure("floor.list", server, "/products?limit=50", lua_file("plain"))
-            finally:
+            except BaseException:
                 server.stop()
+                raise
+            self.floor_targets["floor.id"] = (server, "/products/x", by_id)
+            self.floor_targets["floor.list"] = (server, "/products?limit=50", lua_file("plain"))
         if self.wanted("floor.write"):
             target = os.path.join(BENCH, "run", "durable.log")
             if os.path.exists(target):
@@ -418,11 +422,43 @@ class Bench:
             try:
                 server.wait_ready("/healthz")
                 server.wait_settled(workers())
-                self.figure("floor.write", server, "/write",
-                            lua_file("floor_write", ids, None, "POST", ORDER_BODY,
-                                     {"Content-Type": "application/json"}))
-            finally:
+                write = lua_file("floor_write", ids, None, "POST", ORDER_BODY,
+                                 {"Content-Type": "application/json"})
+                self.figure("floor.write", server, "/write", write)
+            except BaseException:
                 server.stop()
+                raise
+            self.floor_targets["floor.write"] = (server, "/write", write)
+
+    def stop_floors(self):
+        """The floor servers, kept up (idle) until Backroom's alternating rounds are done."""
+        for server in {id(t[0]): t[0] for t in self.floor_targets.values()}.values():
+            server.stop()
+        self.floor_targets = {}
+
+    def alternate(self, key, server, path, script, floor_key):
+        """Rounds of a Backroom figure and of its floor taken in turns (floor, Backroom, floor, ...),
+        so that a machine speeding up or slowing down during the run moves both alike; the ratio
+        of their medians is printed beside the one from the figures measured apart."""
+        kept = self.floor_targets.get(floor_key)
+        if kept is None or not self.wanted(key):
+            return
+        floor_server, floor_path, floor_script = kept
+        args = self.args
+        say(f"{LABELS[key].strip()} and its floor, rounds in turns ...")
+        ours, floors = [], []
+        for _ in range(args.rounds):
+            http("GET", floor_server.base + "/healthz", timeout=120)
+            floors.append(wrk(floor_server.base + floor_path, floor_script, args.duration,
+                              args.connections, args.threads)["rps"])
+            http("GET", server.base + "/healthz", timeout=120)
+            ours.append(wrk(server.base + path, script, args.duration, args.connections,
+                            args.threads)["rps"])
+        ratio = statistics.median(ours) / statistics.median(floors) if statistics.median(floors) else None
+        self.results["alt." + key] = {"floor_key": floor_key, "backroom_rounds": [round(x, 1) for x in ours],
+                                      "floor_rounds": [round(x, 1) for x in floors], "ratio": ratio}
+        say(f"  Backroom {' '.join(f'{x:.0f}' for x in ours)} req/s against floor "
+            f"{' '.join(f'{x:.0f}' for x in floors)}: " + (f"{ratio:.2f} x" if ratio else "n/a"))
 
     def json_server(self, db_file, label, figures, ids):
         if not any(self.wanted(k) for k in figures):
@@ -500,14 +536,17 @@ class Bench:
                         self.notes.append(f"q={author!r} matches {body.get('total')} products")
             prof = True  # one more round under py-spy after each figure, when --profile is given
             if big:
-                self.figure("bk.id", server, "/api/products/x", lua_file("bk_id", ids, "/api/products/"),
-                            profile=prof)
+                by_id = lua_file("bk_id", ids, "/api/products/")
+                self.figure("bk.id", server, "/api/products/x", by_id, profile=prof)
+                self.alternate("bk.id", server, "/api/products/x", by_id, "floor.id")
                 self.figure("bk.list", server, "/api/products?limit=50", lua_file("plain"), profile=prof)
+                self.alternate("bk.list", server, "/api/products?limit=50", lua_file("plain"), "floor.list")
                 self.figure("bk.q", server, f"/api/products?q={quote(author)}", lua_file("plain"),
                             profile=prof)
                 self.figure("bk.orders", server, "/api/orders?limit=50", lua_file("bk_auth", headers=auth),
                             profile=prof)
                 self.figure("bk.post", server, "/api/orders", post, profile=prof)
+                self.alternate("bk.post", server, "/api/orders", post, "floor.write")
                 self.memory = server.memory()
             else:
                 self.figure("bk.post_empty", server, "/api/orders", post, profile=prof)
@@ -644,6 +683,12 @@ def ratio_checks(results):
         ("POST /api/orders (empty) >= json-server POST (empty)", ratio("bk.post_empty", "js.post_empty"), 1.0),
         ("POST /api/orders 100k store >= 0.8 x empty store", ratio("bk.post", "bk.post_empty"), 0.8),
     ]
+    for key, text, target in (("bk.id", "GET /api/products/{id} >= 0.75 x floor", 0.75),
+                              ("bk.list", "GET /api/products?limit=50 >= 0.6 x floor", 0.6),
+                              ("bk.post", "POST /api/orders (100k) >= 0.5 x durable-write floor", 0.5)):
+        alternating = results.get("alt." + key)
+        if alternating is not None:
+            checks.append((f"{text}, rounds in turns", alternating["ratio"], target))
     out = []
     for text, value, target in checks:
         verdict = "n/a" if value is None else ("PASS" if value >= target else "FAIL")
@@ -787,13 +832,16 @@ def main(argv=None):
 
     bench = Bench(args)
     try:
-        bench.floors(os.path.join(big, "products.json"), ids)
-        if have_json_server:
-            bench.json_server(os.path.join(BENCH, "run", "jsonserver-empty", "db.json"), "empty",
-                              ("js.post_empty",), ids)
-            bench.json_server(os.path.join(BENCH, "run", "jsonserver-big", "db.json"), "big",
-                              ("js.id", "js.list", "js.post_big"), ids)
-        bench.backroom(big, "big", info, ids, author)
+        try:  # the floor servers stay up, idle, for the alternating rounds on the big store
+            bench.floors(os.path.join(big, "products.json"), ids)
+            if have_json_server:
+                bench.json_server(os.path.join(BENCH, "run", "jsonserver-empty", "db.json"), "empty",
+                                  ("js.post_empty",), ids)
+                bench.json_server(os.path.join(BENCH, "run", "jsonserver-big", "db.json"), "big",
+                                  ("js.id", "js.list", "js.post_big"), ids)
+            bench.backroom(big, "big", info, ids, author)
+        finally:
+            bench.stop_floors()
         bench.backroom(empty, "empty", info_for(empty), ids, author)
     except KeyboardInterrupt:
         print("bench: interrupted; servers stopped", file=sys.stderr)
