@@ -49,10 +49,12 @@ class Tables:
         table = self.records[collection]
         old = table.get(record_id)
         for fname, keyf in UNIQUE.get(collection, {}).items():
+            if old is not None and record is not None and old.get(fname) == record.get(fname):
+                continue  # most changes (stock, price) keep a record's keys
             old_key = keyf(old.get(fname)) if old is not None else None
             new_key = keyf(record.get(fname)) if record is not None else None
             if old_key == new_key:
-                continue  # most changes (stock, price) keep a record's keys
+                continue
             index = self.unique[collection][fname]
             if old_key is not None and index.get(old_key) == record_id:
                 del index[old_key]

@@ -281,12 +281,15 @@ class UnitOfWork:
         self.store = store
         self.readonly = readonly
         self._cm = None
+        self._made = []
 
     def __enter__(self):
         self._cm = self.store.snapshot() if self.readonly else self.store.transaction()
         self.tx = self._cm.__enter__()
-        for name in self.REPOSITORIES.keys() & self.__dict__.keys():  # made in an earlier use
-            del self.__dict__[name]
+        if self._made:  # repositories of an earlier use hold its transaction
+            for name in self._made:
+                del self.__dict__[name]
+            self._made = []
         return self
 
     def __getattr__(self, name):
@@ -294,6 +297,7 @@ class UnitOfWork:
         if kind is None or "tx" not in self.__dict__:
             raise AttributeError(name)
         repository = self.__dict__[name] = kind(self.tx, self.readonly)
+        self._made.append(name)
         return repository
 
     def __exit__(self, exc_type, exc, tb):
