@@ -76,6 +76,13 @@ def _register_blueprints(app):
 def _init_docs(app):
     """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml."""
     from flasgger import Swagger
+
+    class _Swagger(Swagger):
+        def add_headers(self, app):
+            """flasgger copies config["headers"] onto every response from an after_request hook;
+            with none configured, the hook would only cost every request a call."""
+            if self.config.get("headers"):
+                super().add_headers(app)
     from .api.health import load_spec
 
     spec = load_spec()
@@ -92,7 +99,7 @@ def _init_docs(app):
         "uiversion": 3,
         "ui_params": {"persistAuthorization": True, "displayRequestDuration": True},
     }
-    Swagger(app, template=spec, config=config, merge=True)
+    _Swagger(app, template=spec, config=config, merge=True)
 
 
 def _init_cli(app):
