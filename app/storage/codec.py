@@ -38,8 +38,9 @@ def dumps_line(value):
 
 
 def dumps_pretty(value):
-    """Indented by two spaces, as json.dumps(value, indent=2, ensure_ascii=False) writes it."""
+    """UTF-8 bytes indented by two spaces, as json.dumps(value, indent=2, ensure_ascii=False)
+    writes them."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2)
     except TypeError:
-        return json.dumps(value, indent=2, ensure_ascii=False)
+        return json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8")

@@ -80,16 +80,17 @@ def _fsync_dir(path):
         os.close(fd)
 
 
-def write_file_atomically(path, data: bytes, mode=None):
-    """Temp file in the same folder (never ending in .json), fsync, os.replace, fsync the folder."""
+def write_file_atomically(path, data, mode=None):
+    """Temp file in the same folder (never ending in .json), fsync, os.replace, fsync the folder.
+
+    data: bytes, or an iterable of bytes chunks (written as they come, so a big snapshot is never
+    whole in memory)."""
     folder = os.path.dirname(path) or "."
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode or 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        for chunk in (data,) if isinstance(data, (bytes, bytearray)) else data:
+            _write_all(fd, chunk)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -97,13 +98,24 @@ def write_file_atomically(path, data: bytes, mode=None):
     _fsync_dir(folder)
 
 
-def encode_snapshot(collection, tx, records):
-    """Pretty-printed, one record per indented block, readable in any editor."""
-    parts = [codec.dumps_pretty(r) for r in records]
-    body = ",\n".join("    " + p.replace("\n", "\n    ") for p in parts)
+SNAPSHOT_BATCH = 2000  # records encoded per chunk of a snapshot file
+
+
+def snapshot_chunks(collection, tx, records):
+    """A snapshot file as bytes chunks: pretty-printed, one record per indented block, readable
+    in any editor."""
     head = json.dumps({"collection": collection, "tx": tx, "count": len(records)}, ensure_ascii=False)[:-1]
-    text = head + ', "records": [\n' + body + ("\n" if parts else "") + "  ]\n}\n"
-    return text.encode("utf-8")
+    yield (head + ', "records": [\n').encode("utf-8")
+    for start in range(0, len(records), SNAPSHOT_BATCH):
+        body = b",\n".join(b"    " + codec.dumps_pretty(r).replace(b"\n", b"\n    ")
+                           for r in records[start:start + SNAPSHOT_BATCH])
+        yield b",\n" + body if start else body
+    yield (b"\n" if records else b"") + b"  ]\n}\n"
+
+
+def encode_snapshot(collection, tx, records):
+    """A whole snapshot file's bytes (see snapshot_chunks)."""
+    return b"".join(snapshot_chunks(collection, tx, records))
 
 
 class JsonFileStore:
@@ -526,7 +538,7 @@ class JsonFileStore:
                 return True  # another process compacted after this state was taken: nothing to add
             for collection in COLLECTIONS:
                 write_file_atomically(os.path.join(self.dir, f"{collection}.json"),
-                                      encode_snapshot(collection, tx, records[collection]))
+                                      snapshot_chunks(collection, tx, records[collection]))
             with self._locked():
                 new_ino, new_header, new_position = self._swap_journal(tx, ino, header, position)
             if in_caller_thread:  # else its next refresh follows on in the new journal's overlap

@@ -180,6 +180,8 @@ def die_in_compaction(call_number, before_replace):
 
     def write(path, data, mode=None):
         calls[0] += 1
+        if not isinstance(data, (bytes, bytearray)):  # a snapshot comes as chunks
+            data = b"".join(data)
         if calls[0] == call_number:
             if before_replace:  # a half-written temp file, as a crash mid-write leaves it
                 with open(f"{path}.{os.getpid()}.tmp", "wb") as fh:
