@@ -76,6 +76,7 @@ def _register_blueprints(app):
 def _init_docs(app):
     """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml."""
     from flasgger import Swagger
+    from .api.health import load_spec
 
     class _Swagger(Swagger):
         def add_headers(self, app):
@@ -83,7 +84,6 @@ def _init_docs(app):
             with none configured, the hook would only cost every request a call."""
             if self.config.get("headers"):
                 super().add_headers(app)
-    from .api.health import load_spec
 
     spec = load_spec()
     app.extensions["backroom.spec"] = spec
