@@ -12,7 +12,9 @@
    started by `python -m scripts.serve` exactly as `make serve` starts it;
 3. loads each figure with wrk (16 connections, 2 threads, Lua scripts under .bench/lua for
    random ids, bodies and the bearer token): a warm-up, then several rounds; the median
-   round is quoted (requests/s counts 2xx/3xx answers only; p50 and p99 from wrk);
+   round is quoted (requests/s counts 2xx/3xx answers only; p50 and p99 from wrk); the floor
+   servers stay up, idle, and the three figures measured against a floor are measured again with
+   the floor's rounds and Backroom's taken in turns (Bench.alternate);
 4. prints the table and the issue's ratios, each PASS or FAIL against its target, with
    Backroom's start-up time on the big store and peak RSS (VmHWM) per worker, and keeps the
    results in .bench/latest.json and .bench/latest.md.
