@@ -5,7 +5,7 @@
 1. builds the big shop (scripts/bench_shop.py: 5,000 products, 100,000 orders with their
    movements and deliveries) and the same catalog with no orders, once, under .bench/, and
    copies both to fresh working folders for this run;
-2. serves, one at a time on free 127.0.0.1 ports, each with the command line of `make serve`
+2. serves, one after another on free 127.0.0.1 ports, each with the command line of `make serve`
    (gunicorn, sync workers, SHOP_WORKERS or 2 x cores + 1 of them, access log on):
    the framework floor and the durable-write floor (scripts/bench_floor.py), json-server
    0.17.4 (npm, under .bench/node) on the same products and orders, and Backroom itself,
