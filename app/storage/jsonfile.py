@@ -657,7 +657,8 @@ class WriteLock:
     filelock opens the file and polls every poll_interval; under a rush of orders that costs
     more than the fsync the lock protects. Here a waiter blocks in the kernel and gets the lock
     the moment it is free; the deadline (a 503, never a hang) comes from an interval timer in
-    the main thread, and other threads poll briefly instead. A thread lock keeps this process's
+    the main thread (an interval timer the process already had is put back afterwards), and
+    other threads poll briefly instead. A thread lock keeps this process's
     threads apart (flock alone would let them share the lock). Reentrant per thread."""
 
     def __init__(self, path):
@@ -689,8 +690,10 @@ class WriteLock:
         remaining = deadline - time.monotonic()
         if threading.current_thread() is threading.main_thread() and remaining > 0:
             previous = signal.signal(signal.SIGALRM, _lock_wait_over)
+            started = time.monotonic()
+            other = (0.0, 0.0)
             try:
-                signal.setitimer(signal.ITIMER_REAL, remaining)
+                other = signal.setitimer(signal.ITIMER_REAL, remaining)
                 fcntl.flock(self.fd, fcntl.LOCK_EX)
                 return
             except _LockWaitOver:
@@ -698,6 +701,10 @@ class WriteLock:
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
+                if other[0]:  # the process had a timer of its own (pytest-timeout's, say): put it
+                    # back, less the wait; one due meanwhile fires at once, late by the wait at most
+                    left = other[0] - (time.monotonic() - started)
+                    signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), other[1])
         pause = 0.0002
         while time.monotonic() < deadline:
             time.sleep(pause)
