@@ -10,7 +10,7 @@ for about 30% of the orders, and a manager user made by `services.users.create_u
 Nothing goes through HTTP: going through the services would take hours for 100,000 orders.
 The records have the shapes the services write (see `app/services/*`), the ids sort by
 creation time like `storage.base.new_id`, and the snapshot files are byte for byte what the
-store's own compaction (`encode_snapshot`) writes; the journal is left for the store to start.
+store's own compaction (`snapshot_chunks`) writes; the journal is left for the store to start.
 
 Run `python -m scripts.bench_shop DIR [--products N] [--orders N]` to build one by hand.
 """
@@ -19,19 +19,17 @@ import base64
 import bisect
 import hashlib
 import json
-import multiprocessing
 import os
 import random
 import shutil
 import sys
 import time
 from datetime import datetime, timezone
-from json.encoder import encode_basestring as _quote
 
 from app.services.codes import ean_check_digit
 from app.services.deliveries import add_working_days
 from app.storage.base import COLLECTIONS
-from app.storage.jsonfile import JsonFileStore, encode_snapshot
+from app.storage.jsonfile import JsonFileStore, snapshot_chunks
 from app.storage.memory import MemoryStore
 
 FORMAT = 1  # bump when the records this module writes change shape
@@ -400,100 +398,17 @@ def _settle_ledger(products, moves):
             product["version"] += 1
 
 
-# ---- snapshot files, fast ----------------------------------------------------
-
-def _pretty(value, pad, out):
-    """json.dumps(indent=2) for JSON-shaped values, without the pure-Python encoder's overhead."""
-    kind = type(value)
-    if kind is str:
-        out.append(_quote(value))
-    elif kind is dict:
-        if not value:
-            out.append("{}")
-            return
-        inner = pad + "  "
-        sep = "{\n" + inner
-        for key, item in value.items():
-            out.append(sep)
-            out.append(_quote(key))
-            out.append(": ")
-            item_kind = type(item)
-            if item_kind is str:
-                out.append(_quote(item))
-            elif item is None:
-                out.append("null")
-            elif item_kind is int:
-                out.append(int.__repr__(item))
-            else:
-                _pretty(item, inner, out)
-            sep = ",\n" + inner
-        out.append("\n" + pad + "}")
-    elif kind is list:
-        if not value:
-            out.append("[]")
-            return
-        inner = pad + "  "
-        sep = "[\n" + inner
-        for item in value:
-            out.append(sep)
-            _pretty(item, inner, out)
-            sep = ",\n" + inner
-        out.append("\n" + pad + "]")
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif kind is int:
-        out.append(int.__repr__(value))
-    else:
-        out.append(json.dumps(value))
-
-
-def _encode(collection, tx, records):
-    out = [json.dumps({"collection": collection, "tx": tx, "count": len(records)},
-                      ensure_ascii=False)[:-1], ', "records": [\n']
-    for i, record in enumerate(records):
-        out.append(",\n    " if i else "    ")
-        _pretty(record, "    ", out)
-    out.append(("\n" if records else "") + "  ]\n}\n")
-    return "".join(out).encode("utf-8")
-
-
-def encode_fast(collection, tx, records):
-    """The store's own snapshot format; checked against encode_snapshot on a sample, else the slow way."""
-    sample = records[:200] + records[-50:]
-    if _encode(collection, tx, sample) == encode_snapshot(collection, tx, sample):
-        return _encode(collection, tx, records)
-    print(f"bench_shop: encode_snapshot changed; writing {collection} the slow way", file=sys.stderr)
-    return encode_snapshot(collection, tx, records)
-
-
-def _write(path, data):
-    tmp = path + ".build.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
+# ---- snapshot files ----------------------------------------------------------
 
 def _write_collections(folder, tx, tables):
-    """Each collection's snapshot file; the two biggest are encoded in forked children, in parallel."""
-    big = sorted(tables, key=lambda c: -len(tables[c]))[:2]
-    ctx = multiprocessing.get_context("fork")
-    children = []
-    for collection in big:
-        child = ctx.Process(target=lambda c=collection: _write(
-            os.path.join(folder, f"{c}.json"), encode_fast(c, tx, tables[c])))
-        child.start()
-        children.append(child)
+    """Each collection's snapshot file, written by the store's own encoder (as compaction does)."""
     for collection, records in tables.items():
-        if collection not in big:
-            _write(os.path.join(folder, f"{collection}.json"), encode_fast(collection, tx, records))
-    for child in children:
-        child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"writing a snapshot failed (exit {child.exitcode})")
+        path = os.path.join(folder, f"{collection}.json")
+        tmp = path + ".build.tmp"
+        with open(tmp, "wb") as fh:
+            for chunk in snapshot_chunks(collection, tx, records):
+                fh.write(chunk)
+        os.replace(tmp, path)
 
 
 # ---- the entry point ---------------------------------------------------------
@@ -506,7 +421,7 @@ def fingerprint(products, orders, seed):
     import inspect
     from app.storage import memory
     digest = hashlib.sha256(f"{FORMAT}|{products}|{orders}|{seed}|{COLLECTIONS}".encode())
-    digest.update(inspect.getsource(encode_snapshot).encode())
+    digest.update(inspect.getsource(snapshot_chunks).encode())
     digest.update(repr(sorted((c, sorted(f)) for c, f in memory.UNIQUE.items())).encode())
     with open(os.path.abspath(__file__), "rb") as fh:
         digest.update(fh.read())
