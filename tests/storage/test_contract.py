@@ -3,17 +3,15 @@
 List semantics are checked against repositories.evaluate(), which defines them: each query's
 answer from the store must equal evaluate() over the very records that were stored.
 """
-import multiprocessing
-
 import pytest
 
 from app.storage.base import Query, StoreError, UniqueViolation, new_id
 from app.storage.jsonfile import JsonFileStore
 from app.storage.postgres import PostgresStore
 from app.storage.repositories import OrderRepository, ProductRepository, evaluate
+from tests.processes import CTX, TIMEOUT, run_processes
+from tests.unit.builders import read, run as commit
 
-CTX = multiprocessing.get_context("fork")  # as gunicorn forks its workers; each opens its own store
-PROCESS_TIMEOUT = 60
 
 
 @pytest.fixture
@@ -86,18 +84,6 @@ def delivery(order_record, **fields):
               "created_by": None}
     record.update(fields)
     return record
-
-
-def commit(store, write):
-    with store.unit_of_work() as uow:
-        result = write(uow)
-        uow.commit()
-    return result
-
-
-def read(store, look):
-    with store.reader() as uow:
-        return look(uow)
 
 
 # ---- records --------------------------------------------------------------------------------------
@@ -555,10 +541,10 @@ def test_a_query_on_fields_sql_does_not_index_is_still_answered_as_evaluate_does
 
 # ---- several processes ----------------------------------------------------------------------------
 
-def take_one_at_a_time(address, product_id, barrier, results):
+def take_one_at_a_time(results, address, product_id, barrier):
     """A buyer in its own process: take one unit per unit of work until the product is sold out."""
     store = open_store(address)
-    barrier.wait(timeout=PROCESS_TIMEOUT)
+    barrier.wait(timeout=TIMEOUT)
     taken = 0
     while True:
         with store.unit_of_work() as uow:
@@ -578,18 +564,8 @@ def test_buyers_in_several_processes_never_oversell(shop):
     p = commit(shop, lambda uow: uow.products.add(product(stock=40)))
     commit(shop, lambda uow: uow.movements.add(movement(p, 40, reason="opening")))
     buyers = 4
-    barrier, results = CTX.Barrier(buyers), CTX.Queue()
-    procs = [CTX.Process(target=take_one_at_a_time, args=(shop.address, p["id"], barrier, results))
-             for _ in range(buyers)]
-    for proc in procs:
-        proc.start()
-    try:
-        taken = [results.get(timeout=PROCESS_TIMEOUT) for _ in procs]
-    finally:
-        for proc in procs:
-            proc.join(timeout=PROCESS_TIMEOUT)
-            if proc.is_alive():
-                proc.kill()
+    barrier = CTX.Barrier(buyers)
+    taken = run_processes(take_one_at_a_time, [(shop.address, p["id"], barrier)] * buyers)
     assert sum(taken) == 40
     with shop.reader() as uow:
         after = uow.products.get(p["id"])

@@ -1,32 +1,34 @@
 """Several processes on one JSON store (no server): nothing lost, no oversell, every commit seen at once."""
 import json
-import multiprocessing
 import time
+from contextlib import contextmanager
+
+from tests.processes import CTX, TIMEOUT, run_processes
 
 from . import store_agents
 from .store_agents import add_products, open_store, product_count
 
-CTX = multiprocessing.get_context("fork")  # as gunicorn forks its workers; each opens its own store
-TIMEOUT = 60
 SMALL_JOURNAL = 4096  # compact every few commits, so caches meet replaced files all the time
 
 
-def run_processes(target, argument_lists):
-    """Start one process per argument list (each gets a result queue first); their results."""
-    results = CTX.Queue()
-    procs = [CTX.Process(target=target, args=(results, *args)) for args in argument_lists]
-    for proc in procs:
-        proc.start()
+@contextmanager
+def idle_reader(data_dir):
+    """store_agents.idle_reader in its own process; yields ask(*message) -> its answer, and stops it."""
+    parent, child = CTX.Pipe()
+    reader = CTX.Process(target=store_agents.idle_reader, args=(child, str(data_dir)))
+    reader.start()
+
+    def ask(*message):
+        parent.send(message)
+        return parent.recv()
     try:
-        out = [results.get(timeout=TIMEOUT) for _ in procs]
+        yield ask
+        ask("stop")
+        reader.join(timeout=TIMEOUT)
     finally:
-        for proc in procs:
-            proc.join(timeout=TIMEOUT)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-    assert all(proc.exitcode == 0 for proc in procs), [proc.exitcode for proc in procs]
-    return out
+        if reader.is_alive():
+            reader.kill()
+            reader.join()
 
 
 def ledger_sum(store, product_id):
@@ -84,33 +86,20 @@ def test_an_idle_reader_notices_compactions_done_by_another_process(tmp_path):
     """A worker may sit idle while others compact many times; ext4 then hands the new journal the inode
     number of one it remembers. It must still see every commit, and its next commit must lose nothing."""
     writer = open_store(tmp_path)
-    parent, child = CTX.Pipe()
-    reader = CTX.Process(target=store_agents.idle_reader, args=(child, str(tmp_path)))
-    reader.start()
-    try:
+    with idle_reader(tmp_path) as ask:
         expected = 0
         for round_number in range(30):
             writer.checkpoint()
             add_products(writer, 1, 1, prefix=f"W{round_number}")
             expected += 1
-            parent.send(("open",))
-            assert parent.recv() == expected
+            assert ask("open") == expected
         for extra in range(5):  # the last journal outgrows what every idle store read of its own
             add_products(writer, 1, 1, prefix=f"X{extra}")
             expected += 1
-        parent.send(("counts",))
-        assert parent.recv() == [expected] * 30
+        assert ask("counts") == [expected] * 30
         for index in range(0, 30, 3):  # stale stores commit: nothing anyone committed may be cut off
-            parent.send(("add", index, f"Y{index}"))
-            assert parent.recv() is True
+            assert ask("add", index, f"Y{index}") is True
             expected += 1
-        parent.send(("stop",))
-        parent.recv()
-        reader.join(timeout=TIMEOUT)
-    finally:
-        if reader.is_alive():
-            reader.kill()
-            reader.join()
     fresh = open_store(tmp_path)
     assert product_count(fresh) == expected
     assert product_count(writer) == expected
@@ -120,34 +109,19 @@ def test_a_process_a_little_behind_follows_on_after_compaction_without_rereading
     """Compaction keeps an overlap of journal lines: a worker a few commits behind reads on from
     where it was; only one further behind than the overlap re-reads every snapshot file."""
     writer = open_store(tmp_path, compact_bytes=16384)  # its overlap: 4 KiB, a handful of lines
-    parent, child = CTX.Pipe()
-    reader = CTX.Process(target=store_agents.idle_reader, args=(child, str(tmp_path)))
-    reader.start()
-    try:
-        parent.send(("open",))
-        assert parent.recv() == 0
+    with idle_reader(tmp_path) as ask:
+        assert ask("open") == 0
         add_products(writer, 3, 1, prefix="near")
         writer.checkpoint()
         add_products(writer, 2, 1, prefix="after")
-        parent.send(("counts",))
-        assert parent.recv() == [5]
-        parent.send(("full_loads",))
-        assert parent.recv() == [0]
+        assert ask("counts") == [5]
+        assert ask("full_loads") == [0]
 
         for n in range(20):  # far more than the overlap holds
             add_products(writer, 1, 1, prefix=f"far{n}")
         writer.checkpoint()
-        parent.send(("counts",))
-        assert parent.recv() == [25]
-        parent.send(("full_loads",))
-        assert parent.recv() == [1]
-        parent.send(("stop",))
-        parent.recv()
-        reader.join(timeout=TIMEOUT)
-    finally:
-        if reader.is_alive():
-            reader.kill()
-            reader.join()
+        assert ask("counts") == [25]
+        assert ask("full_loads") == [1]
 
 
 def test_commits_go_on_while_another_process_compacts(tmp_path):
