@@ -31,6 +31,14 @@ def database_arguments(parser):
                              "else the usual search_path, normally public)")
 
 
+def no_database(args):
+    """True, having said so on stderr, when neither --database-url nor SHOP_DATABASE_URL names one."""
+    if args.database_url:
+        return False
+    print("No database: set SHOP_DATABASE_URL or pass --database-url.", file=sys.stderr)
+    return True
+
+
 def applied_migrations(url, schema):
     """[(name, applied_at)] already recorded, oldest first."""
     conn = connect(url, schema, autocommit=True)
@@ -50,8 +58,7 @@ def main(argv=None, out=None):
     database_arguments(parser)
     parser.add_argument("--list", action="store_true", help="show applied and pending migrations; change nothing")
     args = parser.parse_args(argv)
-    if not args.database_url:
-        print("No database: set SHOP_DATABASE_URL or pass --database-url.", file=sys.stderr)
+    if no_database(args):
         return 2
     try:
         schema = check_schema_name(args.schema)

@@ -19,7 +19,7 @@ from app.storage.jsonfile import JOURNAL, JsonFileStore
 from app.storage.postgres import SHAPES, PostgresStore, check_schema_name, where
 from app.storage.repositories import clone
 
-from .migrate import database_arguments, shop_settings
+from .migrate import database_arguments, no_database, shop_settings
 
 
 class MoveRefused(Exception):
@@ -149,8 +149,7 @@ def main(argv=None, out=None):
     database_arguments(parser)
     parser.add_argument("--force", action="store_true", help="replace whatever the target holds")
     args = parser.parse_args(argv)
-    if not args.database_url:
-        print("No database: set SHOP_DATABASE_URL or pass --database-url.", file=sys.stderr)
+    if no_database(args):
         return 2
     data_dir = os.path.abspath(args.data_dir)
     try:
