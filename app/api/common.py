@@ -107,19 +107,18 @@ def flatten_errors(errors):
 def _body_bytes():
     """The request body. The common case, a Content-Length within the limit and no transfer
     coding, is read straight from the WSGI input (werkzeug's stream wrappers cost more than
-    parsing a small order), and the input is put back as a buffer for anyone reading after;
-    anything else takes werkzeug's way, with its 413 and its chunked decoding."""
+    parsing a small order), and the input is put back as a buffer, so a second read (or anyone
+    reading after) gets the same bytes; anything else takes werkzeug's way, with its 413 and its
+    chunked decoding."""
     environ = request.environ
     length = environ.get("CONTENT_LENGTH") or ""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if (not length.isdigit() or "HTTP_TRANSFER_ENCODING" in environ
             or (limit is not None and int(length) > limit)):
         return request.get_data(cache=True)
-    cached = environ.get("backroom.body")
-    if cached is None:
-        cached = environ["backroom.body"] = environ["wsgi.input"].read(int(length)) if int(length) else b""
-        environ["wsgi.input"] = io.BytesIO(cached)
-    return cached
+    data = environ["wsgi.input"].read(int(length)) if int(length) else b""
+    environ["wsgi.input"] = io.BytesIO(data)
+    return data
 
 
 def raw_body(optional=False):
