@@ -3,7 +3,6 @@
 Twice over: the whole gunicorn server killed under load and restarted, and a single writer process
 killed at random moments and at every step of compaction, checked straight from the files.
 """
-import multiprocessing
 import random
 import signal
 import threading
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from app.storage.base import COLLECTIONS, Query, StoreError
+from tests.processes import CTX
 
 from .conftest import read_journal, read_json_files, uses_json_store
 from .store_agents import add_products, crash_writer, open_store
@@ -147,11 +147,8 @@ def test_kill_9_of_the_whole_server_loses_no_answered_order(make_server):
 
 # ---- one writer process, killed by the storage tests -----------------------
 
-WRITER = multiprocessing.get_context("fork")  # starts in milliseconds with the app already imported
-
-
 def start_writer(data_dir, acks, seed, die=None):
-    proc = WRITER.Process(target=crash_writer, args=(str(data_dir), str(acks), 4096, seed, die))
+    proc = CTX.Process(target=crash_writer, args=(str(data_dir), str(acks), 4096, seed, die))
     proc.start()
     return proc
 
