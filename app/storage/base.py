@@ -13,6 +13,8 @@ COLLECTIONS = (
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 # base64's RFC 4648 base32 alphabet, position by position, to Crockford's (lower case)
 _TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+# Crockford's digits to the ones int(text, 32) reads
+_FROM_CROCKFORD = str.maketrans(_CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
 _last = [0, 0]
 
 
@@ -27,6 +29,24 @@ def new_id():
     value = (millis << 80) | (rand & ((1 << 80) - 1))
     # 20 bytes are 32 base32 digits; the value fits in the last 26 (130 bits)
     return base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_TO_CROCKFORD).decode()
+
+
+def ids_after(newest):
+    """Make every later new_id of this process sort after `newest`, an id another process made.
+
+    new_id alone is monotonic within a process; two processes making ids in the same
+    millisecond order them by chance. A store that serialises its writers calls this under its
+    write lock with the newest id committed so far, so ids (and so a ledger listed by id)
+    follow the order of commits across processes too."""
+    if len(newest) != 26:
+        return
+    try:
+        value = int(newest.translate(_FROM_CROCKFORD), 32)
+    except ValueError:
+        return
+    seen = [value >> 80, value & ((1 << 80) - 1)]
+    if seen > _last:
+        _last[:] = seen
 
 
 def utcnow():

@@ -26,6 +26,8 @@ UNIQUE = {
     "products": {"sku": _lower, "barcode": product_code_key, "isbn": lambda v: v or None},
     "users": {"username": _lower},
 }
+# collections whose ids come from new_id, so sort by creation: Tables.newest_id follows them
+TIME_ORDERED_IDS = frozenset(("users", "sessions", "products", "stock_movements", "orders", "deliveries"))
 # collection -> field: non-unique look-ups kept as ordered id lists
 INDEXED = {
     "stock_movements": ("product_id",),
@@ -44,6 +46,7 @@ class Tables:
         self.search = {}
         self.list_cache, self.list_cache_tx = {}, None
         self.tx = 0
+        self.newest_id = ""  # the greatest id a record was inserted under (TIME_ORDERED_IDS)
 
     def apply(self, collection, record_id, record):
         table = self.records[collection]
@@ -77,6 +80,8 @@ class Tables:
                     cache.pop(record_id, None)
         else:
             table[record_id] = record
+            if old is None and record_id > self.newest_id and collection in TIME_ORDERED_IDS:
+                self.newest_id = record_id
 
 
 class Transaction:

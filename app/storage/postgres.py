@@ -42,7 +42,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .base import COLLECTIONS, LockTimeout, StoreError, UniqueViolation, timestamp
+from .base import COLLECTIONS, LockTimeout, StoreError, UniqueViolation, ids_after, timestamp
 from .memory import product_code_key
 from .repositories import OrderRepository, ProductRepository, evaluate
 
@@ -643,7 +643,14 @@ class PgProductRepository(PgRepository):
             "UPDATE products t SET stock = t.stock + %s, version = t.version + 1, "
             "updated_at = %s::timestamptz WHERE t.id = %s AND t.stock + %s >= 0 "
             f"RETURNING {PRODUCTS.select_t}", (delta, timestamp(), product_id, delta))
-        return PRODUCTS.decode(rows[0]) if rows else None
+        if not rows:
+            return None
+        # the row is locked now and every earlier change of it committed: this statement sees
+        # their movements, so the one about to be written gets an id after theirs (see ids_after)
+        newest = self.uow.rows("SELECT max(id) FROM stock_movements WHERE product_id = %s", (product_id,))
+        if newest and newest[0][0]:
+            ids_after(newest[0][0])
+        return PRODUCTS.decode(rows[0])
 
 
 class PgMovementRepository(PgRepository):

@@ -573,3 +573,16 @@ def test_buyers_in_several_processes_never_oversell(shop):
     assert after["stock"] == 0 and after["version"] == 41
     assert sum(m["delta"] for m in ledger) == 0 and len(ledger) == 41
     assert sorted(m["stock_after"] for m in ledger if m["reason"] == "sale") == list(range(40))
+
+
+def test_a_ledger_by_id_follows_the_order_of_commits_made_by_several_processes(shop):
+    # new_id alone is monotonic only within a process. The JSON store makes a writer's ids sort
+    # after every id committed before it; PostgreSQL, after the product's earlier movements.
+    p = commit(shop, lambda uow: uow.products.add(product(stock=300)))
+    commit(shop, lambda uow: uow.movements.add(movement(p, 300, reason="opening")))
+    buyers = 4
+    barrier = CTX.Barrier(buyers)
+    assert sum(run_processes(take_one_at_a_time, [(shop.address, p["id"], barrier)] * buyers)) == 300
+    with shop.reader() as uow:
+        by_id = sorted(uow.movements.for_product(p["id"]), key=lambda m: m["id"])
+    assert [m["stock_after"] for m in by_id] == [300, *range(299, -1, -1)]
