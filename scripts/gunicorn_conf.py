@@ -3,15 +3,59 @@ import gc
 import os
 import sys
 
+from gunicorn.workers.sync import SyncWorker
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-worker_class = "sync"
 keepalive = 5
 # Load the app (and the parsed store) once in the master: workers start at once and share its
 # memory copy-on-write instead of each parsing a big store again.
 preload_app = True
+
+# The young collections (of the youngest two generations) the collector makes before a full one:
+# Python's own default.
+YOUNG_COLLECTIONS_PER_FULL = 10
+NEVER = 2**31 - 1
 
 
 def pre_fork(server, worker):
     # Objects loaded so far live as long as the process: keep the collector from walking (and
     # so copying and pausing on) the whole store in every worker.
     gc.freeze()
+
+
+def collect_between_requests():
+    """A full collection, then freeze what survived; once Python would have made a full collection.
+
+    Records a worker replays from the other workers' commits live as long as the process; left
+    in the oldest generation, every full collection walks all of them again, a pause that grows
+    with every order the shop takes (30 to 100 ms per worker after some 40,000 orders). Called
+    between two requests, when nothing of a request is left but garbage, this frees that
+    garbage and freezes the rest, so the next full collection walks only what came since.
+    Returns True when it collected."""
+    if gc.get_count()[2] < YOUNG_COLLECTIONS_PER_FULL:
+        return False
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+class Worker(SyncWorker):
+    """gunicorn's sync worker whose full garbage collections happen between requests, not in them.
+
+    Young collections stay automatic; the full one is left to collect_between_requests, run
+    once each request is answered and its connection closed. A worker making a full
+    collection does not accept meanwhile: the next client goes to another worker."""
+
+    def init_process(self):
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, NEVER)
+        super().init_process()
+
+    def handle(self, listener, client, addr):
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            collect_between_requests()
+
+
+worker_class = Worker
