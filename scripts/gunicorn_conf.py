@@ -3,7 +3,7 @@ import gc
 import os
 import sys
 
-from gunicorn.workers.sync import SyncWorker
+from gunicorn.workers import sync
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 keepalive = 5
@@ -39,7 +39,7 @@ def collect_between_requests():
     return True
 
 
-class Worker(SyncWorker):
+class SyncWorker(sync.SyncWorker):
     """gunicorn's sync worker whose full garbage collections happen between requests, not in them.
 
     Young collections stay automatic; the full one is left to collect_between_requests, run
@@ -58,4 +58,4 @@ class Worker(SyncWorker):
             collect_between_requests()
 
 
-worker_class = Worker
+worker_class = SyncWorker  # gunicorn logs "Using worker: SyncWorker"

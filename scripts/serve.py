@@ -22,7 +22,7 @@ Backroom is starting on {url} with {cfg['WORKERS']} workers ({storage}).
                then send 'Authorization: Bearer <access_token>' (in Swagger UI: Authorize).
 """, file=sys.stderr, flush=True)
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
-    # the worker class (gunicorn's sync worker, see Worker) and the rest are in gunicorn_conf.py
+    # the worker class (gunicorn's sync worker, see SyncWorker) and the rest are in gunicorn_conf.py
     args = [gunicorn, "--bind", host, "--workers", str(cfg["WORKERS"]),
             "--timeout", "60", "--graceful-timeout", "10", "--access-logfile", "-",
             "--no-control-socket",
