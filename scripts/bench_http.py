@@ -797,6 +797,8 @@ def prepare(args):
                 fh.write(fp)
         os.makedirs(os.path.join(run, name[:-5]))
         shutil.copy(cached, os.path.join(run, name[:-5], "db.json"))
+    # the copies (some 500 MB) are written back now, not while the first fsync-bound figures run
+    os.sync()
     return info, empty_info, big, empty
 
 
