@@ -16,6 +16,7 @@ _TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.
 # Crockford's digits to the ones int(text, 32) reads
 _FROM_CROCKFORD = str.maketrans(_CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
 _last = [0, 0]
+_told = [""]  # the id ids_after was last given
 
 
 def new_id():
@@ -37,9 +38,10 @@ def ids_after(newest):
     new_id alone is monotonic within a process; two processes making ids in the same
     millisecond order them by chance. A store that serialises its writers calls this under its
     write lock with the newest id committed so far, so ids (and so a ledger listed by id)
-    follow the order of commits across processes too."""
-    if len(newest) != 26:
+    follow the order of commits across processes too. Told the same id again, it returns at once."""
+    if newest == _told[0] or len(newest) != 26:
         return
+    _told[0] = newest
     try:
         value = int(newest.translate(_FROM_CROCKFORD), 32)
     except ValueError:

@@ -135,7 +135,6 @@ class JsonFileStore:
         self._header = b""
         self._offset = 0
         self._compact_due = False
-        self._ids_followed = ""  # the newest id new_id was last told of (see transaction)
         self._unsynced = None  # descriptor of the journal a commit wrote to, until it is fsynced
         # the journal this process follows, kept open: while it is open its inode cannot be
         # reused, so one stat of the path tells whether it is still the journal (see _kept_journal)
@@ -417,9 +416,7 @@ class JsonFileStore:
         try:
             with self._locked():
                 self.refresh(locked=True)
-                if self.tables.newest_id != self._ids_followed:  # another process inserted since
-                    self._ids_followed = self.tables.newest_id
-                    ids_after(self._ids_followed)
+                ids_after(self.tables.newest_id)
                 yield Transaction(self.tables)
         finally:
             # The commit's line was written under the lock; it is fsynced after the lock is let go,
