@@ -27,22 +27,16 @@ class _Encoder(json.JSONEncoder):
         return super().default(o)
 
 
-_encode_slowly = _Encoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _decimal_text(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+_ENCODER = _Encoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _encode(payload):
     """Compact UTF-8 JSON of an answer (Decimals as strings): orjson, or the standard library
     for what orjson does not write (integers past 64 bits)."""
     try:
-        return orjson.dumps(payload, default=_decimal_text)
+        return orjson.dumps(payload, default=_ENCODER.default)
     except TypeError:
-        return _encode_slowly(payload)
+        return _ENCODER.encode(payload)
 
 
 def store():
