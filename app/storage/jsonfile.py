@@ -148,7 +148,7 @@ class JsonFileStore:
                 self._load()
                 if self._ino is None:  # a new store, or snapshot files without a journal
                     header = self._start_journal(self.tables.tx)
-                    fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
+                    fd = self._open_journal()
                     st = os.fstat(fd)
                     self._keep_open(fd, st)
                     self._ino, self._header, self._offset = st.st_ino, header, len(header)
@@ -234,7 +234,7 @@ class JsonFileStore:
                 tables.apply(collection, rec["id"], rec)
         tables.tx = max(snap_tx.values(), default=0)
         try:
-            fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
+            fd = self._open_journal()
         except FileNotFoundError:
             self.tables, self._ino, self._header, self._offset = tables, None, b"", 0
             return
@@ -313,7 +313,7 @@ class JsonFileStore:
             data = _read_from(fd, self._offset, size)
         else:
             try:
-                fd = os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
+                fd = self._open_journal()
             except FileNotFoundError:
                 self._reload(locked)
                 return
@@ -344,6 +344,10 @@ class JsonFileStore:
         if replaced is not None:
             self._ino, self._header, self._offset = replaced
         self._offset += consumed
+
+    def _open_journal(self):
+        """A descriptor of the journal as every process keeps it: commits append through it."""
+        return os.open(self.journal_path, os.O_RDWR | os.O_APPEND)
 
     def _kept_journal(self):
         """(descriptor, size) of the journal file this process keeps open, while the journal's path
