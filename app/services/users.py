@@ -13,6 +13,8 @@ from .errors import (DuplicateValue, LastAdmin, NotFound, PreconditionFailed, Ra
 ROLES = ("admin", "manager", "clerk", "viewer")
 MIN_PASSWORD = 8
 LOGIN_WINDOW = 60.0
+
+
 @functools.cache
 def _dummy():
     """A hash to check against when the user is unknown, so both cases cost the same; made lazily."""

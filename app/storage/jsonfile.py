@@ -13,18 +13,17 @@ lock, before its client is answered; so it costs the same with 100 or 100,000 pa
 and the next writer computes while this one waits for the disk (several writers waiting at
 once share one flush: an fsync writes out the whole file, every earlier line with it). A
 line is visible to other processes from the moment it is written, as in InnoDB or SQLite's
-WAL: a writer that builds on it is acknowledged only after an fsync that covers both.  When the journal grows past a threshold, the committing
-process compacts in a background thread after it has let go of the write lock, so
-neither its client nor the other processes wait (rewriting 100,000 orders takes
-seconds): it writes every snapshot file as of the transaction T it had just committed
-(temp file, fsync, os.replace, fsync folder), then, briefly under the write lock,
-replaces the journal with one based on T that keeps the lines committed since, plus an
-overlap of lines before T.  Committed records are never changed in place (a change
-stores a new dict), so a list of a collection's records taken at T stays the state at T.
-Opening replays, per collection, the journal's transactions newer than that
-collection's snapshot, so a crash at any point of compaction loses nothing.  A torn
-last line (a crash mid-append, never acknowledged) is ignored and cut off by the next
-writer.
+WAL: a writer that builds on it is acknowledged only after an fsync that covers both. When
+the journal grows past a threshold, the committing process compacts in a background thread
+after it has let go of the write lock, so neither its client nor the other processes wait
+(rewriting 100,000 orders takes seconds): it writes every snapshot file as of the
+transaction T it had just committed (temp file, fsync, os.replace, fsync folder), then,
+briefly under the write lock, replaces the journal with one based on T that keeps the lines
+committed since, plus an overlap of lines before T. Committed records are never changed in
+place (a change stores a new dict), so a list of a collection's records taken at T stays the
+state at T. Opening replays, per collection, the journal's transactions newer than that
+collection's snapshot, so a crash at any point of compaction loses nothing. A torn last line
+(a crash mid-append, never acknowledged) is ignored and cut off by the next writer.
 
 Every process keeps the parsed state in memory and, before each read or transaction,
 checks the journal's identity (inode, size, and its header line, which carries a random
