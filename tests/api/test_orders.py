@@ -435,20 +435,17 @@ def test_an_order_whose_journal_fsync_fails_is_not_answered_as_placed(client, au
 def test_an_order_that_cannot_get_the_store_lock_in_time_is_503_storage_busy(app_with, auth, data_dir):
     """Another process holds the write lock past SHOP_LOCK_TIMEOUT: the client hears 503 with
     Retry-After, nothing is taken from stock, and the next order goes through."""
-    import fcntl
-    import os
+    from tests.processes import LockHolder
 
     client = app_with(LOCK_TIMEOUT=0.2).test_client()
     shelf = create_product(client, auth["manager"], stock=5)
-    held = os.open(os.path.join(str(data_dir), ".store.lock"), os.O_RDWR)
-    fcntl.flock(held, fcntl.LOCK_EX)  # a lock of its own open file, as another process's would be
+    holder = LockHolder(data_dir)
     try:
         resp = _post(client, auth["clerk"], {"items": [{"product_id": shelf["id"], "quantity": 1}]})
         assert_problem(resp, 503, "storage_busy")
         assert resp.headers["Retry-After"]
     finally:
-        fcntl.flock(held, fcntl.LOCK_UN)
-        os.close(held)
+        holder.release()
     assert _stock(client, auth, shelf) == 5
     again = _post(client, auth["clerk"], {"items": [{"product_id": shelf["id"], "quantity": 1}]})
     assert again.status_code == 201 and _stock(client, auth, shelf) == 4

@@ -1,18 +1,15 @@
 """The JSON store's write lock: a writer waits for it, gives up at its deadline with the store
 unchanged, and leaves the process's own interval timer as it found it.
 
-The lock is held here through a second descriptor on .store.lock: flock locks belong to open
-file descriptions, so it conflicts with the store's own exactly as another process would."""
-import fcntl
-import os
+The lock is held here as another process would hold it (tests.processes.LockHolder)."""
 import signal
-import threading
 
 import pytest
 
 from app.services import catalog
 from app.storage.base import LockTimeout
 from app.storage.jsonfile import JsonFileStore
+from tests.processes import LockHolder
 
 
 @pytest.fixture
@@ -20,25 +17,6 @@ def store(tmp_path):
     store = JsonFileStore(str(tmp_path / "data"), lock_timeout=5.0)
     yield store
     store.close()
-
-
-class Holder:
-    """The write lock, held as another process would hold it."""
-
-    def __init__(self, store):
-        self.fd = os.open(os.path.join(store.dir, ".store.lock"), os.O_RDWR)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def release(self):
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-    def release_after(self, seconds):
-        timer = threading.Timer(seconds, self.release)
-        timer.start()
-        return timer
 
 
 def add_product(store, sku):
@@ -54,7 +32,7 @@ def product_count(store):
 
 
 def test_a_writer_waits_for_the_lock_and_commits_once_it_is_let_go(store):
-    holder = Holder(store)
+    holder = LockHolder(store.dir)
     timer = holder.release_after(0.2)
     add_product(store, "WAITED")
     timer.join()
@@ -63,7 +41,7 @@ def test_a_writer_waits_for_the_lock_and_commits_once_it_is_let_go(store):
 
 def test_a_writer_that_cannot_get_the_lock_in_time_is_told_so_and_changes_nothing(store):
     store.lock_timeout = 0.2
-    holder = Holder(store)
+    holder = LockHolder(store.dir)
     try:
         with pytest.raises(LockTimeout):
             add_product(store, "TOO-LATE")
@@ -83,7 +61,7 @@ def test_a_wait_puts_back_the_interval_timer_and_handler_the_process_had(store):
     previous = signal.signal(signal.SIGALRM, handler)
     try:
         signal.setitimer(signal.ITIMER_REAL, 30.0)
-        holder = Holder(store)
+        holder = LockHolder(store.dir)
         timer = holder.release_after(0.2)
         add_product(store, "WAITED")
         timer.join()
