@@ -14,7 +14,8 @@ import argparse
 import os
 import sys
 
-from app.storage.base import COLLECTIONS, StoreError
+from app.storage.base import COLLECTIONS, LOGS, StoreError
+from app.storage.logfiles import position_id
 from app.storage.jsonfile import JOURNAL, JsonFileStore
 from app.storage.postgres import SHAPES, PostgresStore, check_schema_name, where
 from app.storage.repositories import clone
@@ -34,13 +35,20 @@ def read_json_store(data_dir):
             os.path.exists(os.path.join(data_dir, f"{c}.json")) for c in COLLECTIONS):
         raise MoveRefused(f"there is no JSON store in {data_dir}")
     store = JsonFileStore(data_dir)
+    internal = {position_id(log) for log in LOGS}  # where the store's log files end: not the shop's
     with store.transaction() as tx:
-        return {c: [clone(r) for r in tx.scan(c)] for c in COLLECTIONS}
+        records = {c: [clone(r) for r in tx.scan(c) if c != "counters" or r["id"] not in internal]
+                   for c in COLLECTIONS}
+        records.update({log: list(tx.log_oldest_first(log)) for log in LOGS})
+        return records
 
 
 def read_postgres_store(store):
     with store.reader() as uow:
-        return {c: uow.dump(c) for c in SHAPES}
+        records = {c: uow.dump(c) for c in SHAPES}
+    # the events' numbering counter is the database's own (the copy numbers them anew)
+    records["counters"] = [r for r in records["counters"] if r["id"] != "event_seq"]
+    return records
 
 
 def write_postgres_store(store, records, force=False):
@@ -51,7 +59,7 @@ def write_postgres_store(store, records, force=False):
                               "pass --force to replace them")
         if held:
             uow.wipe()
-        for collection in SHAPES:  # in foreign-key order
+        for collection in SHAPES:  # in foreign-key order; logs in the order they were written
             uow.load(collection, records.get(collection, []))
         uow.commit()
 
@@ -68,6 +76,9 @@ def write_json_store(data_dir, records, force=False):
         for collection in COLLECTIONS:
             for record in records.get(collection, []):
                 tx.put(collection, clone(record))
+        for log in LOGS:
+            for record in records.get(log, []):
+                tx.append(log, clone(record))
         store.commit(tx)
     store.checkpoint()  # pretty-printed snapshot files, a short journal
 
@@ -82,7 +93,7 @@ def summary(records):
     """What must be equal on both sides: counts, stock total, ledger total, each product's stock."""
     products = records.get("products", [])
     return {
-        "counts": {c: len(records.get(c, [])) for c in COLLECTIONS},
+        "counts": {c: len(records.get(c, [])) for c in COLLECTIONS + LOGS},
         "stock total": sum(p.get("stock") or 0 for p in products),
         "ledger total": sum(m.get("delta") or 0 for m in records.get("stock_movements", [])),
         "stock by product": {p["id"]: p.get("stock") for p in products},
@@ -93,7 +104,7 @@ def compare(source, target, out):
     """Print the two summaries side by side; True when they agree."""
     a, b = summary(source), summary(target)
     print(f"{'':24} {'source':>10} {'copy':>10}", file=out)
-    for collection in COLLECTIONS:
+    for collection in COLLECTIONS + LOGS:
         x, y = a["counts"][collection], b["counts"][collection]
         print(f"{collection:24} {x:>10} {y:>10}{'' if x == y else '   <- differs'}", file=out)
     for key in ("stock total", "ledger total"):

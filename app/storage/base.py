@@ -5,10 +5,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-COLLECTIONS = (
-    "users", "sessions", "login_attempts", "products", "stock_movements",
-    "orders", "deliveries", "idempotency", "counters",
-)
+from .declarations import DECLARED
+
+# collections of records (kept whole by the memory and JSON stores), and the append-only logs
+COLLECTIONS = tuple(c.name for c in DECLARED if not c.log)
+LOGS = tuple(c.name for c in DECLARED if c.log)
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 # base64's RFC 4648 base32 alphabet, position by position, to Crockford's (lower case)

@@ -43,6 +43,7 @@ import glob
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import threading
@@ -52,7 +53,8 @@ from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
 
-from .base import COLLECTIONS, LockTimeout, StoreError, ids_after, timestamp
+from .base import COLLECTIONS, LOGS, LockTimeout, StoreError, ids_after, timestamp
+from .logfiles import SEGMENT_BYTES, JsonLogs, LogFiles, empty_position, position_id
 from .memory import Tables, Transaction
 from . import codec, repositories
 
@@ -97,6 +99,7 @@ def write_file_atomically(path, data, mode=None):
     _fsync_dir(folder)
 
 
+_SNAPSHOT_TX = re.compile(rb'"tx": (\d+)')
 SNAPSHOT_BATCH = 2000  # records encoded per chunk of a snapshot file
 
 
@@ -135,17 +138,24 @@ class JsonFileStore:
         self._offset = 0
         self._compact_due = False
         self._unsynced = None  # descriptor of the journal a commit wrote to, until it is fsynced
+        self.log_files = LogFiles(os.path.join(self.dir, "logs"))
+        self.segment_bytes = SEGMENT_BYTES
         # the journal this process follows, kept open: while it is open its inode cannot be
         # reused, so one stat of the path tells whether it is still the journal (see _kept_journal)
         self._jfd, self._jfd_pid, self._jfd_id = None, None, None
         os.register_at_fork(before=functools.partial(_close_journal_before_fork, weakref.ref(self)))
         self._compactor = None
         self._next_compaction_try = 0.0
+        self._pending_since = None  # when refresh_snapshots first saw a change it has not written
         if not os.path.exists(self.journal_path) or self._stale_temp_files():
             with self._locked():
                 self._remove_stale_temp_files()
                 self._load()
                 if self._ino is None:  # a new store, or snapshot files without a journal
+                    for collection in COLLECTIONS:  # every snapshot file exists from the start
+                        path = os.path.join(self.dir, f"{collection}.json")
+                        if not os.path.exists(path):
+                            write_file_atomically(path, encode_snapshot(collection, self.tables.tx, []))
                     header = self._start_journal(self.tables.tx)
                     fd = self._open_journal()
                     st = os.fstat(fd)
@@ -155,6 +165,11 @@ class JsonFileStore:
             # Many workers start at once on a big store: parsing it takes seconds, so they load
             # side by side without the write lock and check afterwards that what they read fits.
             self._reload(locked=False)
+        if self._logs_need_repair():
+            with self._locked():
+                self.refresh(locked=True)
+                for log_name in LOGS:
+                    self._repair_log(log_name)
 
     # ---- locking -------------------------------------------------------
     def _own_locks(self):
@@ -232,6 +247,7 @@ class JsonFileStore:
             for rec in records:
                 tables.apply(collection, rec["id"], rec)
         tables.tx = max(snap_tx.values(), default=0)
+        tables.changed_tx.update(snap_tx)
         try:
             fd = self._open_journal()
         except FileNotFoundError:
@@ -292,10 +308,12 @@ class JsonFileStore:
                 raise _Reload()
             if snap_tx is None and tx != tables.tx + 1:
                 raise _Reload()
+            changed = tables.changed_tx
             for collection, record_id, record in entry["ops"]:
                 if snap_tx is not None and tx <= snap_tx.get(collection, 0):
                     continue
                 tables.apply(collection, record_id, record)
+                changed[collection] = tx
             tables.tx = max(tables.tx, tx)
             offset = end + 1
 
@@ -420,7 +438,7 @@ class JsonFileStore:
             with self._locked():
                 self.refresh(locked=True)
                 ids_after(self.tables.newest_id)
-                yield Transaction(self.tables)
+                yield Transaction(self.tables, JsonLogs(self.log_files, self.tables))
         finally:
             # The commit's line was written under the lock; it is fsynced after the lock is let go,
             # so the next writer works while this one waits for the disk (and the kernel makes one
@@ -434,7 +452,7 @@ class JsonFileStore:
         """Read the committed state, brought up to date (a plain context manager: readers are
         the commonest request, and a generator-based one costs more than the stat)."""
         self.refresh()
-        return _Snapshot(Transaction(self.tables))
+        return _Snapshot(Transaction(self.tables, JsonLogs(self.log_files, self.tables)))
 
     def unit_of_work(self):
         return repositories.UnitOfWork(self)
@@ -445,6 +463,8 @@ class JsonFileStore:
     def commit(self, tx):
         """Append the transaction to the journal and fsync it; only then is it applied and acknowledged."""
         ops = tx.ops()
+        if tx.appends:
+            ops += self._append_logs(tx.appends)
         if not ops:
             return
         number = self.tables.tx + 1
@@ -461,13 +481,143 @@ class JsonFileStore:
             os.ftruncate(fd, self._offset)
             raise StoreError(f"could not write the journal: {exc}") from exc
         self._unsynced = fd  # fsynced by transaction() once the lock is let go
+        changed = self.tables.changed_tx
         for collection, record_id, record in ops:
             self.tables.apply(collection, record_id, record)
+            changed[collection] = number
         self.tables.tx = number
         self._offset += len(line)
-        tx.writes = {}
+        tx.writes, tx.appends = {}, []
         if self._offset > self.compact_bytes:
             self._compact_due = True
+
+    # ---- logs ----------------------------------------------------------
+    def _append_logs(self, appends):
+        """Under the write lock: append each log's new entries to its segment file (cutting off
+        what a crashed writer left past the committed size, starting a new segment when this one
+        is full); the journal ops that commit them: the entries (for repair, skipped by replay)
+        and each log's new position."""
+        by_log = {}
+        for log_name, record in appends:
+            by_log.setdefault(log_name, []).append(record)
+        ops = []
+        for log_name, records in by_log.items():
+            position = dict(self.tables.records["counters"].get(position_id(log_name))
+                            or empty_position(log_name))
+            data = b"".join(codec.dumps_line(r) + b"\n" for r in records)
+            fd = self.log_files.writer(log_name, position["segment"])
+            size = os.fstat(fd).st_size
+            if size < position["size"]:  # a crash lost committed bytes: put them back first
+                self._repair_log(log_name)
+                size = os.fstat(fd).st_size
+            if position["size"] and position["size"] + len(data) > self.segment_bytes:
+                os.fsync(fd)  # a full segment is complete and durable before the next one starts
+                position["segment"] += 1
+                position["size"] = 0
+                fd = self.log_files.writer(log_name, position["segment"])
+                size = os.fstat(fd).st_size
+            if size != position["size"]:
+                os.ftruncate(fd, position["size"])
+            try:
+                _pwrite_all(fd, data, position["size"])
+            except OSError as exc:
+                os.ftruncate(fd, position["size"])
+                raise StoreError(f"could not write the {log_name} log: {exc}") from exc
+            ops += [[log_name, r["id"], r] for r in records]
+            position["size"] += len(data)
+            position["value"] += len(records)
+            ops.append(["counters", position["id"], position])
+        return ops
+
+    def _logs_need_repair(self):
+        for log_name in LOGS:
+            position = self.tables.records["counters"].get(position_id(log_name))
+            if position is None:
+                continue
+            try:
+                size = os.path.getsize(self.log_files.path(log_name, position["segment"]))
+            except FileNotFoundError:
+                size = 0
+            if size != position["size"]:
+                return True
+        return False
+
+    def _repair_log(self, log_name):
+        """Under the write lock: make a log's current segment hold exactly what is committed. Bytes
+        past the committed size (a writer crashed before its journal line) are cut off; bytes
+        missing (a crash before the segment's fsync, though its journal line survived) are put
+        back from the journal lines, which carry every entry since the last compaction (and a
+        compaction fsyncs every segment before it drops lines)."""
+        position = self.tables.records["counters"].get(position_id(log_name))
+        if position is None:
+            return
+        fd = self.log_files.writer(log_name, position["segment"])
+        size = os.fstat(fd).st_size
+        if size > position["size"]:
+            os.ftruncate(fd, position["size"])
+        elif size < position["size"]:
+            missing = self._journal_log_lines(log_name, position["segment"], size)
+            if missing is None:
+                raise StoreError(f"the {log_name} log lost committed entries the journal no longer "
+                                 "holds; restore it from a backup")
+            start, data = missing
+            os.ftruncate(fd, start)
+            _pwrite_all(fd, data, start)
+        os.fsync(fd)
+
+    def _journal_log_lines(self, log_name, segment, size):
+        """(offset, bytes) of the log entries the journal committed to this segment from the
+        transaction whose entries end past `size` on; None when the journal does not reach back."""
+        fd = self._open_journal()
+        try:
+            data = _read_from(fd, 0)
+        finally:
+            os.close(fd)
+        wanted = position_id(log_name)
+        chunks, start = [], None
+        for line in data.split(b"\n")[1:]:
+            if not line:
+                continue
+            try:
+                entry = codec.loads(line)
+            except ValueError:
+                break
+            records = [rec for coll, _, rec in entry["ops"] if coll == log_name]
+            ends = [rec for coll, rid, rec in entry["ops"] if coll == "counters" and rid == wanted]
+            if not ends or ends[-1]["segment"] != segment:
+                continue
+            data_here = b"".join(codec.dumps_line(r) + b"\n" for r in records)
+            begins = ends[-1]["size"] - len(data_here)
+            if start is None:
+                if ends[-1]["size"] <= size:
+                    continue
+                if begins > size:
+                    return None  # the entries between are in no line the journal still has
+                start = begins
+            chunks.append(data_here)
+        if start is None:
+            return None
+        return start, b"".join(chunks)
+
+    def _sync_all_logs(self):
+        """Every log's current segment made durable (a compaction does this before it drops
+        journal lines, which are what a lost segment tail is repaired from)."""
+        for log_name in LOGS:
+            for segment in self.log_files.segments(log_name)[-1:]:
+                fd = os.open(self.log_files.path(log_name, segment), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+    def events_after(self, event_id, limit=100):
+        """Committed events after event_id (None: from the first), in commit order; None when
+        event_id is not in the log."""
+        self.refresh()
+        logs = JsonLogs(self.log_files, self.tables)
+        if event_id is None:
+            return repositories.entries_after(logs.oldest_first("events"), None, limit)
+        return logs.after("events", event_id, limit)
 
     def _sync_committed(self):
         """fsync the journal a commit of this transaction wrote to (its descriptor stays open, so
@@ -540,6 +690,7 @@ class JsonFileStore:
                 return True  # nothing committed since the last compaction finished
             if not self._journal_is(ino, header):
                 return True  # another process compacted after this state was taken: nothing to add
+            self._sync_all_logs()  # the journal lines about to go are what repairs a log
             for collection in COLLECTIONS:
                 write_file_atomically(os.path.join(self.dir, f"{collection}.json"),
                                       snapshot_chunks(collection, tx, records[collection]))
@@ -602,8 +753,11 @@ class JsonFileStore:
         try:
             with self._locked():
                 names = [f"{c}.json" for c in COLLECTIONS] + [JOURNAL, "secret.key"]
+                names += [os.path.join("logs", log_name, f"{n:06d}.jsonl") for log_name in LOGS
+                          for n in self.log_files.segments(log_name)]
                 copied = []
                 for name in names:
+                    os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
                     path = os.path.join(self.dir, name)
                     if os.path.exists(path):
                         shutil.copy2(path, os.path.join(dest, name))
@@ -612,6 +766,54 @@ class JsonFileStore:
                 return copied
         finally:
             self.compact_lock.release()
+
+    def refresh_snapshots(self, settle=2.0, max_lag=30.0):
+        """Rewrite the snapshot files of the collections changed since their file was written,
+        once writes have settled (no commit for `settle` seconds) or, under steady writes, once
+        the oldest unwritten change is `max_lag` seconds old; a missing file at once. Run by the
+        background process; the journal stays as it is (each file says the transaction it holds,
+        and opening replays only what is newer). The collections written (none: nothing due)."""
+        self.refresh()
+        due = [c for c in COLLECTIONS
+               if (self._snapshot_file_tx(c) or -1) < self.tables.changed_tx.get(c, 0)]
+        if not due:
+            self._pending_since = None
+            return []
+        now = time.monotonic()
+        if self._pending_since is None:
+            self._pending_since = now
+        missing = any(not os.path.exists(os.path.join(self.dir, f"{c}.json")) for c in due)
+        try:
+            quiet = time.time() - os.stat(self.journal_path).st_mtime >= settle
+        except FileNotFoundError:
+            quiet = True
+        if not (missing or quiet or now - self._pending_since >= max_lag):
+            return []
+        try:  # a compaction writes every file: never both at once
+            self.compact_lock.acquire(timeout=0)
+        except Timeout:
+            return []
+        try:
+            self.refresh()
+            tx = self.tables.tx
+            for collection in due:
+                write_file_atomically(os.path.join(self.dir, f"{collection}.json"),
+                                      snapshot_chunks(collection, tx,
+                                                      list(self.tables.records[collection].values())))
+        finally:
+            self.compact_lock.release()
+        self._pending_since = None
+        return due
+
+    def _snapshot_file_tx(self, collection):
+        """The transaction a snapshot file holds (from its first line), or None without one."""
+        try:
+            with open(os.path.join(self.dir, f"{collection}.json"), "rb") as fh:
+                head = fh.read(256)
+        except FileNotFoundError:
+            return None
+        match = _SNAPSHOT_TX.search(head)
+        return int(match.group(1)) if match else None
 
     def checkpoint(self):
         """Compact now (used by scripts and backups): afterwards the snapshot files hold everything."""
@@ -632,6 +834,7 @@ class JsonFileStore:
         if self._compactor is not None:
             self._compactor.join(timeout)
         self._close_journal()
+        self.log_files.forget()
 
 
 class _Snapshot:
@@ -749,6 +952,7 @@ def _close_journal_before_fork(store_ref):
     store = store_ref()
     if store is not None:
         store._close_journal()
+        store.log_files.forget()
 
 
 def _read_from(fd, offset, size=None):
@@ -767,6 +971,13 @@ def _read_from(fd, offset, size=None):
             return b"".join(chunks)
         chunks.append(chunk)
         offset += len(chunk)
+
+
+def _pwrite_all(fd, data, offset):
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 def _write_all(fd, data):

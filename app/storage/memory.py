@@ -2,7 +2,8 @@
 import threading
 from contextlib import contextmanager
 
-from .base import COLLECTIONS, LockTimeout, UniqueViolation
+from .base import COLLECTIONS, LOGS, LockTimeout, UniqueViolation
+from .declarations import COLLECTIONS as DECLARED
 from . import repositories
 from .repositories import _path
 
@@ -21,23 +22,26 @@ def _lower(value):
     return value.lower() if isinstance(value, str) and value else None
 
 
+def _exact(value):
+    return value or None
+
+
+# a Unique declaration's key kind -> the function giving a value's key (None: no key)
+KEY_FUNCTIONS = {"exact": _exact, "lower": _lower, "code": product_code_key}
 # collection -> field -> key function; a record's key must be unique in its collection
-UNIQUE = {
-    "products": {"sku": _lower, "barcode": product_code_key, "isbn": lambda v: v or None},
-    "users": {"username": _lower},
-}
+UNIQUE = {name: {u.field: KEY_FUNCTIONS[u.key] for u in decl.unique}
+          for name, decl in DECLARED.items() if decl.unique and not decl.log}
 # collections whose ids come from new_id, so sort by creation: Tables.newest_id follows them
-TIME_ORDERED_IDS = frozenset(("users", "sessions", "products", "stock_movements", "orders", "deliveries"))
-# collection -> field: non-unique look-ups kept as ordered id lists
-INDEXED = {
-    "stock_movements": ("product_id",),
-    "deliveries": ("order_id",),
-    "sessions": ("user_id",),
-}
+TIME_ORDERED_IDS = frozenset(name for name, decl in DECLARED.items() if decl.time_ids and not decl.log)
+# collection -> fields: non-unique look-ups kept as ordered id lists
+INDEXED = {name: tuple(decl.lookups) for name, decl in DECLARED.items() if decl.lookups and not decl.log}
 
 
 class Tables:
-    """Committed state: records per collection plus their indexes."""
+    """Committed state: records per collection plus their indexes.
+
+    Logs are kept here (as lists) only by the memory store; the JSON store keeps them in
+    files and gives each transaction a reader over those (see jsonfile.LogFiles)."""
 
     def __init__(self):
         self.records = {name: {} for name in COLLECTIONS}
@@ -47,9 +51,13 @@ class Tables:
         self.list_cache, self.list_cache_tx = {}, None
         self.tx = 0
         self.newest_id = ""  # the greatest id a record was inserted under (TIME_ORDERED_IDS)
+        self.changed_tx = {}  # collection -> the last transaction that changed it (JSON store)
+        self.logs = MemoryLogs()
 
     def apply(self, collection, record_id, record):
-        table = self.records[collection]
+        table = self.records.get(collection)
+        if table is None:
+            return  # a log's entry in a journal line: logs are not kept in memory
         old = table.get(record_id)
         for fname, keyf in UNIQUE.get(collection, {}).items():
             if old is not None and record is not None and old.get(fname) == record.get(fname):
@@ -84,12 +92,33 @@ class Tables:
                 self.newest_id = record_id
 
 
+class MemoryLogs:
+    """The logs of the memory store: a list per log, in commit order."""
+
+    def __init__(self):
+        self.entries = {name: [] for name in LOGS}
+
+    def extend(self, collection, records):
+        self.entries[collection].extend(records)
+
+    def newest_first(self, collection):
+        return reversed(self.entries[collection])
+
+    def oldest_first(self, collection):
+        return iter(self.entries[collection])
+
+    def count(self, collection):
+        return len(self.entries[collection])
+
+
 class Transaction:
     """Reads see committed state plus this transaction's own writes; writes stay staged until commit."""
 
-    def __init__(self, tables):
+    def __init__(self, tables, logs=None):
         self.tables = tables
+        self.logs = logs if logs is not None else tables.logs
         self.writes = {}  # (collection, id) -> record or None, in order
+        self.appends = []  # (log, record), in order
 
     def get(self, collection, record_id):
         key = (collection, record_id)
@@ -147,7 +176,7 @@ class Transaction:
 
     def state(self):
         """(this process's tables, their last transaction), or None once this transaction wrote."""
-        if self.writes:
+        if self.writes or self.appends:
             return None
         return (id(self.tables), self.tables.tx)
 
@@ -191,6 +220,26 @@ class Transaction:
     def delete(self, collection, record_id):
         self.writes[(collection, record_id)] = None
 
+    # ---- logs
+    def append(self, collection, record):
+        self.appends.append((collection, record))
+
+    def log_newest_first(self, collection):
+        """A log's entries, newest first: this transaction's own appends, then the committed ones."""
+        own = [r for c, r in reversed(self.appends) if c == collection]
+        if own:
+            yield from own
+        yield from self.logs.newest_first(collection)
+
+    def log_oldest_first(self, collection):
+        yield from self.logs.oldest_first(collection)
+        for c, r in self.appends:
+            if c == collection:
+                yield r
+
+    def log_count(self, collection):
+        return self.logs.count(collection) + sum(1 for c, _ in self.appends if c == collection)
+
     def ops(self):
         return [[c, rid, rec] for (c, rid), rec in self.writes.items()]
 
@@ -226,8 +275,14 @@ class MemoryStore:
     def commit(self, tx):
         for collection, record_id, record in tx.ops():
             self.tables.apply(collection, record_id, record)
+        for collection, record in tx.appends:
+            self.tables.logs.extend(collection, [record])
         self.tables.tx += 1
-        tx.writes = {}
+        tx.writes, tx.appends = {}, []
+
+    def events_after(self, event_id, limit=100):
+        """Committed events after event_id (None: from the first), in commit order."""
+        return repositories.entries_after(self.tables.logs.oldest_first("events"), event_id, limit)
 
     def check(self):
         return True

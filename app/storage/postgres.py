@@ -32,7 +32,7 @@ import re
 import threading
 import weakref
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from psycopg import errors as pgerr
@@ -42,9 +42,10 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .base import COLLECTIONS, LockTimeout, StoreError, UniqueViolation, ids_after, timestamp
-from .memory import product_code_key
-from .repositories import OrderRepository, ProductRepository, evaluate
+from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, new_id, timestamp
+from .declarations import COLLECTIONS as DECLARED
+from .memory import KEY_FUNCTIONS
+from .repositories import OrderRepository, ProductRepository, entries_after, evaluate, page_log
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
@@ -129,17 +130,8 @@ def _sql(template, column):
     return template.replace("{c}", column)
 
 
-class Field:
-    """One key of a record: a column of `kind`, an object spread over `parts` columns
-    (kind "struct"), or a list of objects in a child table (kind "children")."""
-
-    def __init__(self, name, kind="text", column=None, optional=False, parts=(), child=None):
-        self.name, self.kind, self.column = name, kind, column or name
-        self.optional = optional  # absent rather than null when the column is empty (orders' cancelled_at)
-        self.parts, self.child = parts, child
-
-    def adapt(self, value):
-        return Json(value, dumps=_dumps) if self.kind == "json" else value
+def _adapt(field, value):
+    return Json(value, dumps=_dumps) if field.kind == "json" else value
 
 
 class Shape:
@@ -156,6 +148,9 @@ class Shape:
                 self.columns.append((f.column, f.kind))
         self.columns.append(("extra", "json"))
         self.children = [f for f in fields if f.kind == "children"]
+        # each list field's child table, as a Shape of its own
+        self.child_shapes = {f.name: Shape(f.child.table, f.child.fields, f.child.parent_key)
+                             for f in self.children}
         self.versioned = "version" in self.by_name
         names = ", ".join(c for c, _ in self.columns)
         marks = ", ".join(KINDS[k].param for _, k in self.columns)
@@ -183,7 +178,7 @@ class Shape:
             if f.kind == "struct":
                 out += [_sql(KINDS[p.kind].out, f"{alias}.{p.column}") for p in f.parts]
             elif f.kind == "children":
-                child = f.child
+                child = self.child_shapes[f.name]
                 inner = ", ".join(child.select_list("c"))
                 out.append(f"(SELECT json_agg(json_build_array({inner}) ORDER BY c.position) "
                            f"FROM {child.table} c WHERE c.{child.parent_key} = {alias}.id)")
@@ -203,20 +198,20 @@ class Shape:
             if f.kind == "children":
                 lines[f.name] = []
                 if present and isinstance(value, list) and all(isinstance(x, dict) for x in value):
-                    lines[f.name] = [f.child.encode(x)[0] for x in value]
+                    lines[f.name] = [self.child_shapes[f.name].encode(x)[0] for x in value]
                 elif present:
                     extra[f.name] = value
                 continue
             if f.kind == "struct":
                 if present and value is not None and _struct_fits(f, value):
-                    params += [p.adapt(value[p.name]) for p in f.parts]
+                    params += [_adapt(p, value[p.name]) for p in f.parts]
                 else:
                     params += [None] * len(f.parts)
                     if present and (value is not None or f.optional):
                         extra[f.name] = value
                 continue
             if present and value is not None and KINDS[f.kind].fits(value):
-                params.append(f.adapt(value))
+                params.append(_adapt(f, value))
             else:
                 params.append(None)
                 if present and (value is not None or f.optional):
@@ -242,7 +237,7 @@ class Shape:
                 got[f.name] = None if parts[0] is None else {p.name: v for p, v in zip(f.parts, parts)}
             elif f.kind == "children":
                 rows = next(it)
-                got[f.name] = [f.child.decode(r) for r in rows] if rows else []
+                got[f.name] = [self.child_shapes[f.name].decode(r) for r in rows] if rows else []
             else:
                 got[f.name] = next(it)
         extra = next(it) or {}
@@ -269,62 +264,16 @@ def _struct_fits(field, value):
             and all(value[p.name] is None or KINDS[p.kind].fits(value[p.name]) for p in field.parts))
 
 
-def _stamps(versioned=True):
-    fields = [Field("created_at", "ts")]
-    if versioned:
-        fields += [Field("updated_at", "ts"), Field("version", "int32")]
-    return fields
+# every declared collection's table, and every table in an order that satisfies the foreign
+# keys when loading (a collection's child tables right after it)
+SHAPES = {name: Shape(decl.table, decl.fields) for name, decl in DECLARED.items()}
+PRODUCTS, MOVEMENTS = SHAPES["products"], SHAPES["stock_movements"]
+TABLES = [t for shape in SHAPES.values()
+          for t in [shape.table, *(c.table for c in shape.child_shapes.values())]]
 
-
-F = Field
-USERS = Shape("users", [F("id"), F("username"), F("email"), F("role"), F("active", "bool"),
-                        F("password_hash"), *_stamps()])
-SESSIONS = Shape("sessions", [F("id"), F("user_id"), F("refresh_id"), F("revoked", "bool"), *_stamps()])
-LOGIN_ATTEMPTS = Shape("login_attempts", [F("id"), F("failures", "floats"), F("updated_at", "ts")])
-PRODUCTS = Shape("products", [
-    F("id"), F("sku"), F("title"), F("kind"), F("author"), F("isbn"), F("barcode"), F("description"),
-    F("category"), F("price", "money"), F("cost", "money"), F("stock", "int"),
-    F("low_stock_threshold", "int"), F("status"), *_stamps()])
-MOVEMENTS = Shape("stock_movements", [
-    F("id"), F("product_id"), F("delta", "int"), F("stock_after", "int"), F("reason"), F("ref"),
-    F("note"), F("user_id"), *_stamps(versioned=False)])
-ORDER_LINES = Shape("order_lines", [
-    F("product_id"), F("sku"), F("title"), F("quantity", "int"), F("unit_price", "money"),
-    F("line_total", "money")], parent_key="order_id")
-ORDERS = Shape("orders", [
-    F("id"), F("number", "int32"), F("status"), F("payment_status"),
-    F("items", "children", child=ORDER_LINES), F("subtotal", "money"), F("total", "money"),
-    F("currency"), F("customer", "json"), F("customer_id"),
-    F("payment", "struct", parts=(F("method", column="payment_method"),
-                                  F("amount", "money", column="payment_amount"),
-                                  F("reference", column="payment_reference"),
-                                  F("paid_at", "ts"))),
-    F("notes"), F("cancel_reason"), F("created_by"), *_stamps(),
-    F("cancelled_at", "ts", optional=True)])
-DELIVERY_EVENTS = Shape("delivery_events", [F("status"), F("at", "ts"), F("note"), F("user_id")],
-                        parent_key="delivery_id")
-DELIVERIES = Shape("deliveries", [
-    F("id"), F("order_id"), F("status"), F("address", "json"), F("carrier"), F("tracking_number"),
-    F("estimated_date", "date"), F("events", "children", child=DELIVERY_EVENTS), F("created_by"),
-    *_stamps()])
-IDEMPOTENCY = Shape("idempotency_keys", [
-    F("id"), F("user_id"), F("endpoint"), F("fingerprint"), F("status", "int32"), F("response", "json"),
-    F("headers", "json"), *_stamps(versioned=False)])
-COUNTERS = Shape("counters", [F("id"), F("value", "int")])
-
-# the store's collections, in an order that satisfies every foreign key when loading
-SHAPES = {"users": USERS, "sessions": SESSIONS, "login_attempts": LOGIN_ATTEMPTS, "products": PRODUCTS,
-          "stock_movements": MOVEMENTS, "orders": ORDERS, "deliveries": DELIVERIES,
-          "idempotency": IDEMPOTENCY, "counters": COUNTERS}
-assert set(SHAPES) == set(COLLECTIONS)
-# every table, each after the ones it refers to
-TABLES = ["users", "sessions", "login_attempts", "products", "stock_movements", "orders", "order_lines",
-          "deliveries", "delivery_events", "idempotency_keys", "counters"]
-assert set(TABLES) == {s.table for s in SHAPES.values()} | {ORDER_LINES.table, DELIVERY_EVENTS.table}
-
-UNIQUE_FIELDS = {"users_username_key": "username", "products_sku_key": "sku",
-                 "products_barcode_key": "barcode", "products_isbn_key": "isbn",
-                 "orders_number_key": "number"}
+# a unique index's name -> the field a clash on it is reported under
+UNIQUE_FIELDS = {f"{decl.table}_{u.field}_key": u.field for decl in DECLARED.values() for u in decl.unique}
+UNIQUE_FIELDS["orders_number_key"] = "number"
 
 
 # ---- errors ---------------------------------------------------------------------------------------
@@ -429,17 +378,51 @@ def _customer_email(alias, wanted, params):
     return f"lower(COALESCE({alias}.customer ->> 'email', '')) = %s"
 
 
-class PgRepository:
-    """get/add/update/list/count over one table; subclasses add the look-ups services use."""
+# a Unique declaration's key kind -> SQL for the key of column {c} (compared with the key of the value)
+KEY_SQL = {"exact": "NULLIF({c}, '')", "lower": "lower(NULLIF({c}, ''))", "code": None}
 
-    shape = None
-    numeric = ()
+
+class PgRepository:
+    """get/add/update/save/delete/list/count over one declared collection's table, with its
+    finders (`find_by_<field>` per unique key, the declared look-ups); subclasses add the
+    queries that need hand-written SQL."""
+
+    collection = ""
     special = {}       # Python predicates, for queries SQL cannot answer the same way
     sql_special = {}   # the same filters in SQL
-    guarded = False    # has unique keys besides id: write inside a savepoint so a clash leaves the uow usable
 
-    def __init__(self, uow):
+    def __init__(self, uow, decl=None):
         self.uow = uow
+        self.decl = decl or DECLARED[self.collection]
+        self.shape = SHAPES[self.decl.name]
+        self.numeric = tuple(f.name for f in self.decl.fields if f.kind in ("int", "int32", "money"))
+        # unique keys besides id: write inside a savepoint so a clash leaves the uow usable
+        self.guarded = bool(self.decl.unique)
+
+    def __getattr__(self, name):
+        decl = self.__dict__.get("decl")
+        if decl is None:
+            raise AttributeError(name)
+        if name.startswith("find_by_") and name[8:] in decl.unique_by_field:
+            unique = decl.unique_by_field[name[8:]]
+            return lambda value: self._find_unique(unique, value)
+        for fname, finder in decl.lookups.items():
+            if finder == name:
+                column = self.shape.by_name[fname].column
+                return lambda value: ([] if not _usable(value) else
+                                      self._select(f"t.{column} = %s", (value,), tail=" ORDER BY t.id"))
+        raise AttributeError(name)
+
+    def _find_unique(self, unique, value):
+        """The record whose unique key is value's (locked), or None. The key's advisory lock is
+        held to the end of the transaction, so a writer that found nothing decides alone."""
+        key = KEY_FUNCTIONS[unique.key](value)
+        if not _usable(key):
+            return None
+        self.uow.claim(f"{self.shape.table}.{unique.field}", key)
+        column = self.shape.by_name[unique.field].column
+        expr = f"t.{unique.sql}" if unique.sql else _sql(KEY_SQL[unique.key], f"t.{column}")
+        return self._first(f"{expr} = %s", (key,))
 
     # ---- reading
     def _select(self, where, params=(), lock=False, tail=""):
@@ -589,14 +572,28 @@ class PgRepository:
             self._write_lines(record, lines, replace=True)
         return record
 
-    def _save(self, record):
+    def save(self, record):
+        """Store a record by its id as it is (created or replaced; no stamps): keyed records."""
         params, lines = self.shape.encode(record)
         self.uow.run(self.shape.upsert_sql, params)
         return record
 
+    def delete(self, record_id):
+        if _usable(record_id):
+            self.uow.run(f"DELETE FROM {self.shape.table} WHERE id = %s", (record_id,))
+
+    def purge_before(self, cutoff, field="created_at"):
+        """Forget the records whose `field` (a timestamp) is before cutoff."""
+        column = self.shape.by_name[field].column
+        if _is_moment(cutoff):
+            self.uow.run(f"DELETE FROM {self.shape.table} WHERE {column} < %s::timestamptz", (cutoff,))
+        elif _usable(cutoff):
+            self.uow.run(f'DELETE FROM {self.shape.table} WHERE {_sql(KINDS["ts"].out, column)} '
+                         'COLLATE "C" < %s', (cutoff,))
+
     def _write_lines(self, record, lines, replace):
         for field in self.shape.children:
-            child = field.child
+            child = self.shape.child_shapes[field.name]
             mark = (self.shape.table, record["id"], field.name)
             signature = _dumps(record.get(field.name, ABSENT))
             if replace:
@@ -610,30 +607,9 @@ class PgRepository:
 
 
 class PgProductRepository(PgRepository):
-    shape = PRODUCTS
-    numeric = ProductRepository.numeric
+    collection = "products"
     special = ProductRepository.special
     sql_special = {"low_stock": _low_stock}
-    guarded = True
-
-    def find_by_sku(self, sku):
-        if not _usable(sku) or not sku:
-            return None
-        self.uow.claim("products.sku", sku.lower())
-        return self._first("lower(NULLIF(t.sku, '')) = lower(%s)", (sku,))
-
-    def find_by_barcode(self, code):
-        key = product_code_key(code)
-        if not _usable(key):
-            return None
-        self.uow.claim("products.barcode", key)
-        return self._first("t.barcode_key = %s", (key,))
-
-    def find_by_isbn(self, isbn13):
-        if not _usable(isbn13) or not isbn13:
-            return None
-        self.uow.claim("products.isbn", isbn13)
-        return self._first("NULLIF(t.isbn, '') = %s", (isbn13,))
 
     def change_stock(self, product_id, delta):
         """Add delta to stock unless it would go below zero, in one statement; the product, or None if short."""
@@ -653,66 +629,37 @@ class PgProductRepository(PgRepository):
         return PRODUCTS.decode(rows[0])
 
 
-class PgMovementRepository(PgRepository):
-    shape = MOVEMENTS
+class PgCounterRepository(PgRepository):
+    collection = "counters"
 
-    def for_product(self, product_id):
-        if not _usable(product_id):
-            return []
-        return self._select("t.product_id = %s", (product_id,), tail=" ORDER BY t.id")
+    def next_number(self, name, first):
+        """The counter's next value, `first` the first time; taken in this transaction (the row
+        stays locked until it ends), so a rollback leaves no gap and numbers follow commits."""
+        return self.uow.rows(
+            "INSERT INTO counters (id, value) VALUES (%s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET value = counters.value + 1 RETURNING value",
+            (name, first))[0][0]
 
 
 class PgOrderRepository(PgRepository):
-    shape = ORDERS
-    numeric = OrderRepository.numeric
+    collection = "orders"
     special = OrderRepository.special
     sql_special = {"customer_email": _customer_email}
 
     def next_number(self):
         """1001 for the first order; taken in this transaction, so a rollback leaves no gap."""
-        return self.uow.rows(
-            "INSERT INTO counters (id, value) VALUES ('order_number', 1001) "
-            "ON CONFLICT (id) DO UPDATE SET value = counters.value + 1 RETURNING value")[0][0]
-
-
-class PgDeliveryRepository(PgRepository):
-    shape = DELIVERIES
-
-    def for_order(self, order_id):
-        if not _usable(order_id):
-            return []
-        return self._select("t.order_id = %s", (order_id,), tail=" ORDER BY t.id")
+        return self.uow.counters.next_number("order_number", 1001)
 
 
 class PgUserRepository(PgRepository):
-    shape = USERS
-    guarded = True
-
-    def find_by_username(self, username):
-        if not _usable(username) or not username:
-            return None
-        self.uow.claim("users.username", username.lower())
-        return self._first("lower(NULLIF(t.username, '')) = lower(%s)", (username,))
+    collection = "users"
 
     def count_active_admins(self):
         self.uow.claim("users", "active admins")  # two demotions at once cannot both pass the check
         return self.uow.rows("SELECT count(*) FROM users WHERE role = 'admin' AND active")[0][0]
 
 
-class PgSessionRepository(PgRepository):
-    shape = SESSIONS
-
-    def for_user(self, user_id):
-        if not _usable(user_id):
-            return []
-        return self._select("t.user_id = %s", (user_id,), tail=" ORDER BY t.id")
-
-    def delete(self, record_id):
-        if _usable(record_id):
-            self.uow.run("DELETE FROM sessions WHERE id = %s", (record_id,))
-
-
-class _GetOrCreate(PgRepository):
+class _Keyed(PgRepository):
     """Records read and then saved by id: a writer holds the id's advisory lock, even while no row exists."""
 
     def get(self, record_id):
@@ -721,32 +668,170 @@ class _GetOrCreate(PgRepository):
         self.uow.claim(self.shape.table, record_id)
         return self._first("t.id = %s", (record_id,))
 
-    def save(self, record):
-        return self._save(record)
 
+class PgLoginAttemptRepository(_Keyed):
+    collection = "login_attempts"
 
-class PgLoginAttemptRepository(_GetOrCreate):
-    shape = LOGIN_ATTEMPTS
-
-    def delete(self, record_id):
-        if _usable(record_id):
-            self.uow.run("DELETE FROM login_attempts WHERE id = %s", (record_id,))
-
-    def purge_before(self, cutoff):
+    def purge_before(self, cutoff, field="updated_at"):
         """Forget the records whose last failure is older than cutoff (a timestamp)."""
-        if _is_moment(cutoff):
-            self.uow.run("DELETE FROM login_attempts WHERE updated_at < %s::timestamptz", (cutoff,))
+        super().purge_before(cutoff, field)
 
 
-class PgIdempotencyRepository(_GetOrCreate):
-    shape = IDEMPOTENCY
+class PgIdempotencyRepository(_Keyed):
+    collection = "idempotency"
 
-    def purge_before(self, cutoff):
-        if _is_moment(cutoff):
-            self.uow.run("DELETE FROM idempotency_keys WHERE created_at < %s::timestamptz", (cutoff,))
-        elif _usable(cutoff):
-            self.uow.run(f'DELETE FROM idempotency_keys WHERE {_sql(KINDS["ts"].out, "created_at")} '
-                         'COLLATE "C" < %s', (cutoff,))
+
+class PgJobRepository(PgRepository):
+    """Background work (see app/background.py); claimed with FOR UPDATE SKIP LOCKED, so any
+    number of background processes share the queue without waiting on each other."""
+
+    collection = "jobs"
+
+    def enqueue(self, kind, payload=None, run_at=None):
+        return self.add({"id": new_id(), "kind": kind, "payload": payload, "status": "queued",
+                         "run_at": run_at or timestamp(), "attempts": 0, "claimed_by": None,
+                         "claimed_until": None, "last_error": None})
+
+    def claim(self, worker, kinds, lease_seconds, limit=10, now=None):
+        now = now or datetime.now(timezone.utc)
+        now_text = timestamp(now)
+        until = timestamp(now + timedelta(seconds=lease_seconds))
+        rows = self.uow.rows(
+            "UPDATE jobs t SET status = 'claimed', claimed_by = %s, claimed_until = %s::timestamptz, "
+            "attempts = t.attempts + 1, version = t.version + 1, updated_at = %s::timestamptz "
+            "WHERE t.id IN (SELECT id FROM jobs WHERE kind = ANY(%s) AND ("
+            "(status = 'queued' AND run_at <= %s::timestamptz) OR "
+            "(status = 'claimed' AND claimed_until < %s::timestamptz)) "
+            "ORDER BY run_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {self.shape.select_t}",
+            (worker, until, now_text, list(kinds), now_text, now_text, limit))
+        return sorted((self.shape.decode(r) for r in rows), key=lambda j: (j["run_at"], j["id"]))
+
+
+class PgLogRepository:
+    """An append-only log in a table: append, get by id, newest-first pages."""
+
+    collection = ""
+    special = {}
+    sql_special = {}
+    time_field = "created_at"
+
+    def __init__(self, uow, decl=None):
+        self.uow = uow
+        self.decl = decl or DECLARED[self.collection]
+        self.shape = SHAPES[self.decl.name]
+
+    def append(self, record):
+        record.setdefault(self.time_field, timestamp())
+        params, _ = self.shape.encode(record)
+        self.uow.run(self.shape.insert_sql, params)
+        return record
+
+    def get(self, entry_id):
+        if not _usable(entry_id):
+            return None
+        rows = self.uow.rows(f"SELECT {self.shape.select_t} FROM {self.shape.table} t WHERE t.id = %s",
+                             (entry_id,))
+        return self.shape.decode(rows[0]) if rows else None
+
+    def _order(self):
+        return "t.id"
+
+    def list(self, query):
+        repository = PgRepository.__new__(PgRepository)
+        repository.uow, repository.decl, repository.shape = self.uow, self.decl, self.shape
+        repository.numeric, repository.special, repository.sql_special = (), self.special, self.sql_special
+        since_until = (query.since, query.until)
+        if self.time_field != "created_at" and any(since_until):
+            # bounds on another time field: as SQL on that column
+            query = Query(**{**query.__dict__, "since": None, "until": None})
+            extra = []
+            for bound, op in zip(since_until, (">=", "<=")):
+                if bound and _is_moment(bound):
+                    extra.append((op, bound))
+            plan = repository._plan(query)
+            if plan is None:
+                return [], 0
+            where, params, order = plan
+            for op, bound in extra:
+                where += f" AND t.{self.time_field} {op} %s::timestamptz"
+                params = [*params, bound]
+        else:
+            plan = repository._plan(query)
+            if plan is None:
+                return [], 0
+            where, params, order = plan
+        newest_first = not query.sort or query.sort[0][1]
+        direction = "DESC" if newest_first else "ASC"
+        rows = self.uow.rows(
+            f"SELECT {self.shape.select_t}, count(*) OVER () FROM {self.shape.table} t WHERE {where} "
+            f"ORDER BY {self._order()} {direction} LIMIT %s OFFSET %s", [*params, query.limit, query.offset])
+        total = rows[0][-1] if rows else (self.uow.rows(
+            f"SELECT count(*) FROM {self.shape.table} t WHERE {where}", params)[0][0] if query.offset else 0)
+        return [self.shape.decode(r[:-1]) for r in rows], total
+
+    def after(self, entry_id, limit=100):
+        order = self._order()
+        if entry_id is None:
+            rows = self.uow.rows(f"SELECT {self.shape.select_t} FROM {self.shape.table} t "
+                                 f"ORDER BY {order} LIMIT %s", (limit,))
+            return [self.shape.decode(r) for r in rows]
+        if not _usable(entry_id):
+            return None
+        found = self.uow.rows(f"SELECT {order} FROM {self.shape.table} t WHERE t.id = %s", (entry_id,))
+        if not found:
+            return None
+        rows = self.uow.rows(f"SELECT {self.shape.select_t} FROM {self.shape.table} t "
+                             f"WHERE {order} > %s ORDER BY {order} LIMIT %s", (found[0][0], limit))
+        return [self.shape.decode(r) for r in rows]
+
+    def count(self):
+        return self.uow.rows(f"SELECT count(*) FROM {self.shape.table}")[0][0]
+
+
+class PgEventLog(PgLogRepository):
+    """The outbox. Events are written when the unit of work commits, numbered (`seq`) under the
+    `event_seq` counter's row lock held to the commit, so their order is the order of commits
+    across every server; a NOTIFY in the same transaction wakes the listeners at commit."""
+
+    collection = "events"
+    time_field = "at"
+
+    def add(self, event_type, data):
+        return self.append({"id": "evt_" + new_id(), "type": event_type, "at": timestamp(),
+                            "data": data})
+
+    def append(self, record):
+        record.setdefault(self.time_field, timestamp())
+        self.uow.pending_events.append(json.loads(_dumps(record)))
+        return record
+
+    def _order(self):
+        return "t.seq"
+
+    def write_pending(self):
+        """At commit: take the next numbers and insert the events recorded in this unit of work."""
+        events, self.uow.pending_events = self.uow.pending_events, []
+        if not events:
+            return
+        last = self.uow.rows(
+            "INSERT INTO counters (id, value) VALUES ('event_seq', %s) ON CONFLICT (id) DO UPDATE "
+            "SET value = counters.value + %s RETURNING value", (len(events), len(events)))[0][0]
+        rows = []
+        for n, event in enumerate(events):
+            params, _ = self.shape.encode(event)
+            rows.append([*params, last - len(events) + n + 1])
+        names = ", ".join(c for c, _ in self.shape.columns)
+        marks = ", ".join(KINDS[k].param for _, k in self.shape.columns)
+        self.uow.run_many(f"INSERT INTO events ({names}, seq) VALUES ({marks}, %s)", rows)
+        self.uow.run(f"NOTIFY {self.uow.store.events_channel}")
+
+
+SPECIAL = {cls.collection: cls for cls in
+           (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
+            PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog)}
+REPOSITORIES = {decl.attr: (SPECIAL.get(decl.name) or (PgLogRepository if decl.log else PgRepository), decl)
+                for decl in DECLARED.values()}
 
 
 class PgUnitOfWork:
@@ -757,19 +842,26 @@ class PgUnitOfWork:
         self.readonly = readonly
         self.conn = None
         self.known = {}  # (table, id, field) -> child rows as last read or written, to skip rewriting them
+        self.pending_events = []  # recorded by uow.events.add, written at commit (PgEventLog)
+        self._made = []
 
     def __enter__(self):
         self.conn = self.store.checkout(self.readonly)
         self.known = {}
-        self.users = PgUserRepository(self)
-        self.sessions = PgSessionRepository(self)
-        self.login_attempts = PgLoginAttemptRepository(self)
-        self.products = PgProductRepository(self)
-        self.movements = PgMovementRepository(self)
-        self.orders = PgOrderRepository(self)
-        self.deliveries = PgDeliveryRepository(self)
-        self.idempotency = PgIdempotencyRepository(self)
+        self.pending_events = []
+        for name in self._made:  # repositories of an earlier use of this unit of work
+            del self.__dict__[name]
+        self._made = []
         return self
+
+    def __getattr__(self, name):
+        made = REPOSITORIES.get(name)
+        if made is None or "conn" not in self.__dict__:
+            raise AttributeError(name)
+        kind, decl = made
+        repository = self.__dict__[name] = kind(self, decl)
+        self._made.append(name)
+        return repository
 
     def __exit__(self, exc_type, exc, tb):
         conn, self.conn = self.conn, None
@@ -783,6 +875,8 @@ class PgUnitOfWork:
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")
+        if self.pending_events:
+            self.events.write_pending()
         with translated():
             self.conn.commit()
 
@@ -831,7 +925,8 @@ class PgUnitOfWork:
     def dump(self, collection):
         """Every record of a collection, in id (creation) order."""
         shape = SHAPES[collection]
-        query = f"SELECT {shape.select_t} FROM {shape.table} t ORDER BY t.id"
+        order = "t.seq" if collection == "events" else "t.id"  # events: in commit order
+        query = f"SELECT {shape.select_t} FROM {shape.table} t ORDER BY {order}"
         return [shape.decode(row) for row in self.rows(query)]
 
     def load(self, collection, records):
@@ -843,11 +938,14 @@ class PgUnitOfWork:
             rows.append(params)
             for name, entries in children.items():
                 lines[name] += [(record["id"], n, *line) for n, line in enumerate(entries)]
-        if rows:
+        if rows and collection == "events":  # numbered in the order given, after any there
+            self.pending_events = [json.loads(_dumps(r)) for r in records]
+            self.events.write_pending()
+        elif rows:
             self.run_many(shape.insert_sql, rows)
         for field in shape.children:
             if lines[field.name]:
-                self.run_many(field.child.insert_sql, lines[field.name])
+                self.run_many(shape.child_shapes[field.name].insert_sql, lines[field.name])
 
     def counts(self):
         return {c: self.rows(f"SELECT count(*) FROM {s.table}")[0][0] for c, s in SHAPES.items()}
@@ -914,6 +1012,65 @@ def connect(url, schema=None, autocommit=False, lock_timeout=10.0):
         raise StoreError(f"cannot connect to PostgreSQL at {where(url)}: {exc}".strip()) from exc
 
 
+# ---- tables and indexes from the declarations -------------------------------------------------
+
+COLUMN_TYPES = {"text": "text", "int": "bigint", "int32": "integer", "bool": "boolean",
+                "money": "numeric(12, 2)", "ts": "timestamptz", "date": "date", "json": "json",
+                "floats": "double precision[]"}
+
+
+def _column_sql(column, kind):
+    collate = ' COLLATE "C"' if kind == "text" and (column == "id" or column.endswith("_id")) else ""
+    return f"{column} {COLUMN_TYPES[kind]}{collate}"
+
+
+def declared_ddl(decl):
+    """The statements that give a declared collection its table(s), columns and indexes; each is a
+    no-op where the database has it already, so they may run on every start-up."""
+    shape = SHAPES[decl.name]
+    table = shape.table
+    columns = [(c, k) for c, k in shape.columns if c not in ("id", "extra")]
+    out = [f'CREATE TABLE IF NOT EXISTS {table} (id text COLLATE "C" PRIMARY KEY, extra json)']
+    out += [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {_column_sql(c, k)}" for c, k in columns]
+    if decl.name == "events":  # the outbox's commit order (see PgEventLog)
+        out.append("ALTER TABLE events ADD COLUMN IF NOT EXISTS seq bigint")
+        out.append("CREATE UNIQUE INDEX IF NOT EXISTS events_seq_key ON events (seq)")
+    for field in shape.children:
+        child = shape.child_shapes[field.name]
+        out.append(f'CREATE TABLE IF NOT EXISTS {child.table} ({child.parent_key} text COLLATE "C" NOT NULL '
+                   f"REFERENCES {table} (id) ON DELETE CASCADE, position integer NOT NULL, extra json, "
+                   f"PRIMARY KEY ({child.parent_key}, position))")
+        out += [f"ALTER TABLE {child.table} ADD COLUMN IF NOT EXISTS {_column_sql(c, k)}"
+                for c, k in child.columns if c != "extra"]
+    for unique in decl.unique:
+        column = shape.by_name[unique.field].column
+        expr = unique.sql or _sql(KEY_SQL[unique.key], column)
+        out.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_{unique.field}_key ON {table} ({expr})")
+    for fname in decl.lookups:
+        column = shape.by_name[fname].column
+        out.append(f"CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column}, id)")
+    for index in decl.indexes:
+        name = index.name or f"{table}_{'_'.join(index.columns)}_idx"
+        out.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(index.columns)})")
+    return out
+
+
+def sync_declared(conn):
+    """Create what the declarations name and the database lacks (under migrate()'s lock); a
+    digest of the statements, once applied, makes the next start-up skip them."""
+    statements = [sql for decl in DECLARED.values() for sql in declared_ddl(decl)]
+    digest = hashlib.sha256("\n".join(statements).encode()).hexdigest()
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_declarations (digest text PRIMARY KEY, "
+                 "applied_at timestamptz NOT NULL DEFAULT now())")
+    if conn.execute("SELECT 1 FROM schema_declarations WHERE digest = %s", (digest,)).fetchone():
+        return False
+    with conn.transaction():
+        for sql in statements:
+            conn.execute(sql)
+        conn.execute("INSERT INTO schema_declarations (digest) VALUES (%s)", (digest,))
+    return True
+
+
 _migrated = set()  # (url, schema) this process has brought up to date
 
 
@@ -944,6 +1101,9 @@ def migrate(url, schema=None, out=None):
             applied.append(name)
             if out is not None:
                 print(f"applied {name}", file=out)
+        if sync_declared(conn):
+            if out is not None:
+                print("applied the declared collections' tables and indexes", file=out)
     except psycopg.Error as exc:
         raise StoreError(f"migrating {where(url)} failed: {exc}") from exc
     finally:
@@ -984,6 +1144,9 @@ class PostgresStore:
         self._pool = None
         self._pid = None
         self._lock = threading.Lock()
+        # LISTEN/NOTIFY channels are database-wide: the schema's name keeps shops apart
+        self.events_channel = "backroom_events" + (f"_{self.schema}" if self.schema else "")
+        self._listener = None  # (pid, connection) that LISTENs on events_channel
         if migrate_now and (url, self.schema) not in _migrated:
             migrate(url, self.schema)
 
@@ -1054,7 +1217,31 @@ class PostgresStore:
             raise StoreError("the database is a read-only standby")
         return True
 
+    # ---- events: read in commit order, woken by NOTIFY
+    def events_after(self, event_id, limit=100):
+        """Committed events after event_id (None: from the first), in commit order; None when
+        event_id is not in the log."""
+        with self.reader() as uow:
+            return uow.events.after(event_id, limit)
+
+    def wait_for_events(self, timeout):
+        """Block until a NOTIFY says events were committed (by any server), or timeout; True if woken."""
+        if self._listener is None or self._listener[0] != os.getpid() or self._listener[1].closed:
+            conn = connect(self.url, self.schema, autocommit=True)
+            conn.execute(f"LISTEN {self.events_channel}")
+            self._listener = (os.getpid(), conn)
+        conn = self._listener[1]
+        try:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                return True
+        except psycopg.Error:
+            conn.close()
+        return False
+
     def close(self):
+        listener, self._listener = self._listener, None
+        if listener is not None and listener[0] == os.getpid():
+            listener[1].close()
         with self._lock:
             pool, self._pool = self._pool, None
             if pool is not None and self._pid == os.getpid():

@@ -1,8 +1,10 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
 from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta, timezone
 from itertools import islice
 
-from .base import Query, StoreError, timestamp
+from .base import Query, StoreError, new_id, timestamp
+from .declarations import COLLECTIONS as DECLARED
 
 
 def clone(value):
@@ -98,19 +100,98 @@ def evaluate(records, query: Query, numeric=(), special=None, text_of=None):
     return matched[start:stop], total
 
 
+def page_log(entries, query: Query, special=None, time_field="created_at"):
+    """A page of a log's entries, `entries` newest first (or oldest first when the query sorts by
+    id ascending): filters, q, since/until on time_field; returns (page, total).
+
+    Entries come in time order, so the walk stops at the first one outside since/until's side
+    it is walking towards."""
+    special = special or {}
+    preds = []
+    for fname, wanted in query.filters.items():
+        if fname in special:
+            preds.append(special[fname](wanted))
+        elif isinstance(wanted, (list, tuple, set)):
+            preds.append(lambda r, f=fname, w=set(wanted): r.get(f) in w)
+        else:
+            preds.append(lambda r, f=fname, w=wanted: r.get(f) == w)
+    if query.q:
+        needle, fields = query.q.lower(), query.q_fields
+        preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))
+    newest_first = not query.sort or query.sort[0][1]
+    since, until = query.since, query.until
+    start, stop = query.offset, query.offset + query.limit
+    page, total = [], 0
+    for r in entries:
+        moment = r.get(time_field) or ""
+        if since and moment[:20] < since:
+            if newest_first:
+                break
+            continue
+        if until and moment[:20] > until:
+            if newest_first:
+                continue
+            break
+        if all(p(r) for p in preds):
+            if start <= total < stop:
+                page.append(r)
+            total += 1
+    return page, total
+
+
+def entries_after(entries, entry_id, limit):
+    """Up to `limit` entries (oldest first) that come after the one with entry_id (None: from the
+    first); an id that is not there gives []."""
+    it = iter(entries)
+    if entry_id is not None:
+        for r in it:
+            if r["id"] == entry_id:
+                break
+        else:
+            return []
+    return list(islice(it, limit))
+
+
 def _as_stored(record):
     return record
 
 
-class Repository:
-    collection = ""
-    numeric = ()
-    special = {}
+def _numeric_fields(decl):
+    return tuple(f.name for f in decl.fields if f.kind in ("int", "int32", "money"))
 
-    def __init__(self, tx, readonly=False):
+
+class Repository:
+    """get/add/update/list/count over one declared collection, with its finders:
+    `find_by_<field>` for each unique key and the declared look-ups (`for_product`)."""
+
+    collection = ""
+    special = {}
+    numeric = ()  # fields that sort as numbers: those of the declaration's int and money kinds
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.collection:
+            cls.numeric = _numeric_fields(DECLARED[cls.collection])
+
+    def __init__(self, tx, readonly=False, decl=None):
         self.tx = tx
+        self.decl = decl or DECLARED[self.collection]
+        self.collection = self.decl.name
+        self.numeric = _numeric_fields(self.decl)
         # a read-only unit of work hands out list pages as stored: nothing it serves is changed
         self.share = _as_stored if readonly else clone
+
+    def __getattr__(self, name):
+        decl = self.__dict__.get("decl")
+        if decl is None:
+            raise AttributeError(name)
+        if name.startswith("find_by_") and name[8:] in decl.unique_by_field:
+            fname = name[8:]
+            return lambda value: clone(self.tx.find_unique(self.collection, fname, value))
+        for fname, finder in decl.lookups.items():
+            if finder == name:
+                return lambda value: [clone(r) for r in self.tx.find_indexed(self.collection, fname, value)]
+        raise AttributeError(name)
 
     def get(self, record_id):
         if not isinstance(record_id, str):
@@ -121,8 +202,9 @@ class Repository:
     def add(self, record):
         now = timestamp()
         record.setdefault("created_at", now)
-        record.setdefault("updated_at", record["created_at"])
-        record.setdefault("version", 1)
+        if self.decl.versioned:
+            record.setdefault("updated_at", record["created_at"])
+            record.setdefault("version", 1)
         self.tx.put(self.collection, clone(record))
         return record
 
@@ -135,6 +217,20 @@ class Repository:
         record["updated_at"] = timestamp()
         self.tx.put(self.collection, clone(record))
         return record
+
+    def save(self, record):
+        """Store a record by its id as it is (created or replaced; no stamps): keyed records."""
+        self.tx.put(self.collection, clone(record))
+        return record
+
+    def delete(self, record_id):
+        self.tx.delete(self.collection, record_id)
+
+    def purge_before(self, cutoff, field="created_at"):
+        """Forget the records whose `field` (a timestamp) is before cutoff."""
+        for rec in list(self.tx.scan(self.collection)):
+            if (rec.get(field) or "") < cutoff:
+                self.tx.delete(self.collection, rec["id"])
 
     def list(self, query: Query):
         cache = self.tx.list_cache(self.collection)
@@ -155,22 +251,64 @@ class Repository:
         return self.tx.count(self.collection)
 
 
+class LogRepository:
+    """An append-only log: append, get by id, newest-first pages; entries never change."""
+
+    collection = ""
+    special = {}
+    time_field = "created_at"
+
+    def __init__(self, tx, readonly=False, decl=None):
+        self.tx = tx
+        self.decl = decl or DECLARED[self.collection]
+        self.collection = self.decl.name
+
+    def append(self, record):
+        record.setdefault(self.time_field, timestamp())
+        self.tx.append(self.collection, clone(record))
+        return record
+
+    def get(self, entry_id):
+        if not isinstance(entry_id, str):
+            return None
+        for r in self.tx.log_newest_first(self.collection):
+            if r["id"] == entry_id:
+                return clone(r)
+        return None
+
+    def list(self, query: Query):
+        ascending = bool(query.sort) and not query.sort[0][1]
+        entries = (self.tx.log_oldest_first(self.collection) if ascending
+                   else self.tx.log_newest_first(self.collection))
+        page, total = page_log(entries, query, self.special, self.time_field)
+        return [clone(r) for r in page], total
+
+    def after(self, entry_id, limit=100):
+        """Committed entries after entry_id, oldest first (see entries_after)."""
+        return entries_after(self.tx.log_oldest_first(self.collection), entry_id, limit)
+
+    def count(self):
+        return self.tx.log_count(self.collection)
+
+
+class EventLog(LogRepository):
+    """The outbox: a service records `uow.events.add("order.created", order)`; the event commits
+    with its change, or not at all."""
+
+    collection = "events"
+    time_field = "at"
+
+    def add(self, event_type, data):
+        return self.append({"id": "evt_" + new_id(), "type": event_type, "at": timestamp(),
+                            "data": clone(data)})
+
+
 class ProductRepository(Repository):
     collection = "products"
-    numeric = ("price", "cost", "stock", "low_stock_threshold")
     special = {
         "low_stock": lambda wanted: (
             lambda r: (r["stock"] <= r.get("low_stock_threshold", 0)) == wanted),
     }
-
-    def find_by_sku(self, sku):
-        return clone(self.tx.find_unique(self.collection, "sku", sku))
-
-    def find_by_barcode(self, code):
-        return clone(self.tx.find_unique(self.collection, "barcode", code))
-
-    def find_by_isbn(self, isbn13):
-        return clone(self.tx.find_unique(self.collection, "isbn", isbn13))
 
     def change_stock(self, product_id, delta):
         """Add delta to stock unless it would go below zero; the updated product, or None if short."""
@@ -181,101 +319,106 @@ class ProductRepository(Repository):
         return self.update(product)
 
 
-class StockMovementRepository(Repository):
-    collection = "stock_movements"
+class CounterRepository(Repository):
+    collection = "counters"
 
-    def add(self, record):
-        record.setdefault("created_at", timestamp())
-        self.tx.put(self.collection, clone(record))
-        return record
-
-    def for_product(self, product_id):
-        return [clone(r) for r in self.tx.find_indexed(self.collection, "product_id", product_id)]
+    def next_number(self, name, first):
+        """The counter's next value, `first` the first time; it rolls back with the transaction."""
+        counter = self.tx.get(self.collection, name)
+        value = counter["value"] + 1 if counter else first
+        self.tx.put(self.collection, {"id": name, "value": value})
+        return value
 
 
 class OrderRepository(Repository):
     collection = "orders"
-    numeric = ("number", "subtotal", "total")
     special = {"customer_email": lambda wanted: (
         lambda r: ((r.get("customer") or {}).get("email") or "").lower() == wanted.lower())}
 
     def next_number(self):
-        counter = self.tx.get("counters", "order_number")
-        value = (counter["value"] if counter else 1000) + 1
-        self.tx.put("counters", {"id": "order_number", "value": value})
-        return value
-
-
-class DeliveryRepository(Repository):
-    collection = "deliveries"
-
-    def for_order(self, order_id):
-        return [clone(r) for r in self.tx.find_indexed(self.collection, "order_id", order_id)]
+        return CounterRepository(self.tx).next_number("order_number", 1001)
 
 
 class UserRepository(Repository):
     collection = "users"
 
-    def find_by_username(self, username):
-        return clone(self.tx.find_unique(self.collection, "username", username))
-
     def count_active_admins(self):
         return sum(1 for u in self.tx.scan(self.collection) if u["role"] == "admin" and u["active"])
 
 
-class SessionRepository(Repository):
-    collection = "sessions"
+def _moment(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
-    def for_user(self, user_id):
-        return [clone(r) for r in self.tx.find_indexed(self.collection, "user_id", user_id)]
 
-    def delete(self, record_id):
-        self.tx.delete(self.collection, record_id)
+class JobRepository(Repository):
+    """Background work queued in the unit of work of its cause (see app/background.py)."""
+
+    collection = "jobs"
+
+    def enqueue(self, kind, payload=None, run_at=None):
+        job = {"id": new_id(), "kind": kind, "payload": payload, "status": "queued",
+               "run_at": run_at or timestamp(), "attempts": 0, "claimed_by": None,
+               "claimed_until": None, "last_error": None}
+        return self.add(job)
+
+    def claim(self, worker, kinds, lease_seconds, limit=10, now=None):
+        """Take up to `limit` due jobs of these kinds for `worker` until the lease ends: queued ones
+        whose run_at has come, and claimed ones whose holder's lease ran out (it died). The
+        caller commits, so two workers never hold one job (they serialise on the write lock)."""
+        now = now or datetime.now(timezone.utc)
+        now_text = timestamp(now)
+        until = timestamp(now + timedelta(seconds=lease_seconds))
+        taken = []
+        for job in self.tx.scan(self.collection):
+            if len(taken) >= limit:
+                break
+            if job["kind"] not in kinds:
+                continue
+            due = (job["status"] == "queued" and job["run_at"] <= now_text) or (
+                job["status"] == "claimed" and (job["claimed_until"] or "") < now_text)
+            if due:
+                job = clone(job)
+                job.update(status="claimed", claimed_by=worker, claimed_until=until,
+                           attempts=job["attempts"] + 1)
+                taken.append(self.update(job))
+        return taken
 
 
 class LoginAttemptRepository(Repository):
     collection = "login_attempts"
 
-    def save(self, record):
-        self.tx.put(self.collection, clone(record))
-        return record
-
-    def delete(self, record_id):
-        self.tx.delete(self.collection, record_id)
-
-    def purge_before(self, cutoff):
+    def purge_before(self, cutoff, field="updated_at"):
         """Forget the records whose last failure is older than cutoff (a timestamp)."""
-        for rec in list(self.tx.scan(self.collection)):
-            if rec["updated_at"] < cutoff:
-                self.tx.delete(self.collection, rec["id"])
+        super().purge_before(cutoff, field)
 
 
 class IdempotencyRepository(Repository):
     collection = "idempotency"
 
-    def save(self, record):
-        self.tx.put(self.collection, clone(record))
-        return record
-
-    def purge_before(self, cutoff):
+    def purge_before(self, cutoff, field="created_at"):
         """Forget keys created before cutoff; records are in creation order, so stop at the first young one."""
         for rec in self.tx.scan(self.collection):
-            if rec["created_at"] >= cutoff:
+            if rec[field] >= cutoff:
                 break
             self.tx.delete(self.collection, rec["id"])
+
+
+SPECIAL = {cls.collection: cls for cls in
+           (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
+            LoginAttemptRepository, IdempotencyRepository, EventLog)}
+
+
+def repository_class(decl):
+    return SPECIAL.get(decl.name) or (LogRepository if decl.log else Repository)
 
 
 class UnitOfWork:
     """`with uow: ...; uow.commit()` — leaving the block without commit changes nothing.
 
-    Repositories (uow.products, uow.orders, ...) are made on first use: most requests touch two."""
+    Repositories (uow.products, uow.orders, ...) are made on first use: most requests touch two.
+    Every declared collection has one, named by its declaration's `attr`."""
 
-    REPOSITORIES = {
-        "users": UserRepository, "sessions": SessionRepository,
-        "login_attempts": LoginAttemptRepository, "products": ProductRepository,
-        "movements": StockMovementRepository, "orders": OrderRepository,
-        "deliveries": DeliveryRepository, "idempotency": IdempotencyRepository,
-    }
+    REPOSITORIES = {decl.attr: (repository_class(decl), decl) for decl in DECLARED.values()}
 
     def __init__(self, store, readonly=False):
         self.store = store
@@ -293,10 +436,11 @@ class UnitOfWork:
         return self
 
     def __getattr__(self, name):
-        kind = self.REPOSITORIES.get(name)
-        if kind is None or "tx" not in self.__dict__:
+        made = self.REPOSITORIES.get(name)
+        if made is None or "tx" not in self.__dict__:
             raise AttributeError(name)
-        repository = self.__dict__[name] = kind(self.tx, self.readonly)
+        kind, decl = made
+        repository = self.__dict__[name] = kind(self.tx, self.readonly, decl)
         self._made.append(name)
         return repository
 

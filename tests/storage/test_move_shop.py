@@ -6,7 +6,7 @@ from werkzeug.security import generate_password_hash
 
 from app.services import catalog, deliveries, idempotency, orders, stock
 from app.services import users as user_service
-from app.storage.base import COLLECTIONS, Query
+from app.storage.base import COLLECTIONS, LOGS, Query
 from app.storage.jsonfile import JsonFileStore
 from app.storage.postgres import PostgresStore
 from scripts import move_shop
@@ -43,6 +43,9 @@ def json_shop(tmp_path, fast_hashing):
         user_service.record_failed_login(uow, "ghost", "10.0.0.1")
         idempotency.remember(uow, manager["id"], "orders.create", "key-1", {"a": 1}, 201,
                              {"id": order["id"], "total": "14.50"}, {"Location": "/api/orders/x"})
+        uow.jobs.enqueue("example", {"order_id": order["id"]})
+        uow.events.add("order.cancelled", order)
+        uow.events.add("stock.low", product)
         uow.commit()
     (folder / "secret.key").write_text("a-shared-secret\n")
     return folder
@@ -55,7 +58,9 @@ def orders_query():
 def all_records(folder):
     store = JsonFileStore(str(folder))
     with store.snapshot() as tx:
-        return {c: sorted((dict(r) for r in tx.scan(c)), key=lambda r: r["id"]) for c in COLLECTIONS}
+        records = {c: sorted((dict(r) for r in tx.scan(c)), key=lambda r: r["id"]) for c in COLLECTIONS}
+        records.update({log: list(tx.log_oldest_first(log)) for log in LOGS})  # in commit order
+        return records
 
 
 @pytest.fixture
@@ -71,10 +76,10 @@ def test_a_json_shop_copied_to_postgres_and_back_is_identical(json_shop, target,
     assert move_shop.postgres_to_json(target.url, str(back), target.schema, out=out)
 
     before, after = all_records(json_shop), all_records(back)
-    for collection in COLLECTIONS:
+    for collection in COLLECTIONS + LOGS:
         assert after[collection] == before[collection], collection
         assert [list(r) for r in after[collection]] == [list(r) for r in before[collection]], collection
-    assert all(before[c] for c in COLLECTIONS), "the sample shop should exercise every collection"
+    assert all(before[c] for c in COLLECTIONS + LOGS), "the sample shop should exercise every collection"
     assert "stock total" in out.getvalue() and "differs" not in out.getvalue()
 
 

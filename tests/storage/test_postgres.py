@@ -8,7 +8,8 @@ import pytest
 
 from app import create_app
 from app.storage.base import LockTimeout, StoreError, UniqueViolation
-from app.storage.postgres import PostgresStore, connect, migrate, migration_files
+from app.storage.declarations import COLLECTIONS as DECLARED
+from app.storage.postgres import SHAPES, PostgresStore, connect, migrate, migration_files, sync_declared
 from scripts import migrate as migrate_script
 
 from .. import pg
@@ -62,9 +63,37 @@ def test_migrations_apply_once_in_order_and_are_recorded(database, fresh_schema)
     assert migrate(database, fresh_schema) == []
 
     assert {"products", "stock_movements", "orders", "order_lines", "deliveries", "delivery_events", "users",
-            "sessions", "login_attempts", "idempotency_keys", "counters",
+            "sessions", "login_attempts", "idempotency_keys", "counters", "events", "jobs",
             "schema_migrations"} <= tables_in(database, fresh_schema)
     assert [n for n, _ in migrate_script.applied_migrations(database, fresh_schema)] == names
+
+
+def test_every_declared_collection_gets_its_table_columns_and_indexes(database, fresh_schema):
+    migrate(database, fresh_schema)
+    conn = connect(database, fresh_schema, autocommit=True)
+    try:
+        columns = {(t, c) for t, c in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
+            (fresh_schema,))}
+        indexes = {name for (name,) in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (fresh_schema,))}
+    finally:
+        conn.close()
+    for decl in DECLARED.values():
+        shape = SHAPES[decl.name]
+        for column, _ in shape.columns:
+            assert (shape.table, column) in columns, (shape.table, column)
+        for unique in decl.unique:
+            assert f"{shape.table}_{unique.field}_key" in indexes
+        for fname in decl.lookups:
+            assert f"{shape.table}_{fname}_idx" in indexes
+    assert {"events_seq_key", "events_type_seq_idx", "jobs_status_run_at_id_idx"} <= indexes
+    # a later start-up finds nothing to do (the declarations' digest is recorded)
+    conn = connect(database, fresh_schema, autocommit=True)
+    try:
+        assert sync_declared(conn) is False
+    finally:
+        conn.close()
 
 
 def test_workers_starting_at_once_migrate_a_new_schema_exactly_once(database, fresh_schema):

@@ -1,0 +1,179 @@
+"""Every collection the store keeps, declared once: its fields, keys, look-ups, indexes, and whether it is a log.
+
+Each backend reads these declarations and serves any collection from them: the memory and
+JSON-file stores build their unique-key maps and look-up lists, the PostgreSQL store its
+tables, indexes and SQL (see postgres.Shape, and postgres.sync_declared, which creates what a
+declaration names and the database lacks). A new area adds a Collection here, and perhaps a
+repository subclass for a query that needs hand-written code; nothing else.
+
+A Field names one key of a record and the kind of column that holds it exactly:
+  text, int (64 bits), int32, bool, money (NUMERIC(12,2) as "12.50"), ts (timestamptz as
+  "2026-11-21T10:15:00Z"), date ("YYYY-MM-DD"), json (anything, in a json column), floats (a
+  float8[]), struct (an object spread over `parts` columns), children (a list of objects kept
+  as rows of a child table).
+A value a column cannot hold exactly, and any key no field names, rides along in the row's
+`extra` json column, so a record read back is always the record that was written.
+"""
+from dataclasses import dataclass, field as dc_field
+
+
+class Field:
+    """One key of a record: a column of `kind`, an object spread over `parts` columns
+    (kind "struct"), or a list of objects in a child table (kind "children")."""
+
+    def __init__(self, name, kind="text", column=None, optional=False, parts=(), child=None):
+        self.name, self.kind, self.column = name, kind, column or name
+        self.optional = optional  # absent rather than null when the column is empty (orders' cancelled_at)
+        self.parts, self.child = parts, child
+
+
+@dataclass
+class Child:
+    """The rows of a child table: one per object of a record's list field, in order."""
+
+    table: str
+    parent_key: str
+    fields: list
+
+
+@dataclass
+class Unique:
+    """A unique key: no two records share `key(value)`; null and "" are no key.
+
+    key: "exact", "lower" (case-insensitive) or "code" (a barcode: a UPC-A and its EAN-13 form,
+    a leading 0, are one code). sql: the expression PostgreSQL's unique index is on, when it is
+    not the key applied to the column (the products' generated barcode_key column)."""
+
+    field: str
+    key: str = "exact"
+    sql: str | None = None
+
+
+@dataclass
+class Index:
+    """A PostgreSQL index for a list's filters and sorts (the memory stores scan instead).
+
+    columns: column names (or SQL expressions), exactly as indexed; end with `id` where a list
+    pages by that filter in id order."""
+
+    columns: tuple
+    name: str | None = None
+
+
+@dataclass
+class Collection:
+    """One collection of records.
+
+    attr: the unit of work's name for its repository (`uow.movements`).
+    lookups: field -> finder name: non-unique look-ups every backend answers from an index,
+      oldest first (`uow.movements.for_product(product_id)`).
+    unique: its unique keys; each is also a finder, `find_by_<field>`.
+    log: an append-only log (audit entries, events, ...): records are appended, never changed
+      or deleted, and listed newest first; the JSON store keeps them in append-only files, never
+      in a worker's memory.
+    time_ids: ids come from base.new_id, so they sort by creation (and follow commit order).
+    upsert: records are saved by an id the caller makes (login attempts, idempotency keys); on
+      PostgreSQL a writer reading one by id holds that id's lock even while no row exists.
+    versioned (from the fields): records have updated_at and version.
+    table: the PostgreSQL table (default: the name).
+    """
+
+    name: str
+    fields: list
+    attr: str | None = None
+    table: str | None = None
+    unique: tuple = ()
+    lookups: dict = dc_field(default_factory=dict)
+    indexes: tuple = ()
+    log: bool = False
+    time_ids: bool = True
+    upsert: bool = False
+
+    def __post_init__(self):
+        self.attr = self.attr or self.name
+        self.table = self.table or self.name
+        self.by_name = {f.name: f for f in self.fields}
+        self.unique_by_field = {u.field: u for u in self.unique}
+        self.versioned = "version" in self.by_name
+
+
+F = Field
+
+
+def stamps(versioned=True):
+    fields = [F("created_at", "ts")]
+    if versioned:
+        fields += [F("updated_at", "ts"), F("version", "int32")]
+    return fields
+
+
+ORDER_LINES = Child("order_lines", "order_id", [
+    F("product_id"), F("sku"), F("title"), F("quantity", "int"), F("unit_price", "money"),
+    F("line_total", "money")])
+DELIVERY_EVENTS = Child("delivery_events", "delivery_id", [
+    F("status"), F("at", "ts"), F("note"), F("user_id")])
+
+DECLARED = [
+    Collection("users", [
+        F("id"), F("username"), F("email"), F("role"), F("active", "bool"), F("password_hash"),
+        *stamps()],
+        unique=(Unique("username", "lower"),),
+        indexes=(Index(("role", "active"), name="users_role_active_idx"),)),
+    Collection("sessions", [F("id"), F("user_id"), F("refresh_id"), F("revoked", "bool"), *stamps()],
+               lookups={"user_id": "for_user"}),
+    Collection("login_attempts", [F("id"), F("failures", "floats"), F("updated_at", "ts")],
+               time_ids=False, upsert=True),
+    Collection("products", [
+        F("id"), F("sku"), F("title"), F("kind"), F("author"), F("isbn"), F("barcode"),
+        F("description"), F("category"), F("price", "money"), F("cost", "money"), F("stock", "int"),
+        F("low_stock_threshold", "int"), F("status"), *stamps()],
+        unique=(Unique("sku", "lower"), Unique("barcode", "code", sql="barcode_key"),
+                Unique("isbn", "exact")),
+        indexes=(Index(("status", "kind", "id"), name="products_status_kind_idx"),
+                 Index(("category",), name="products_category_idx"))),
+    Collection("stock_movements", [
+        F("id"), F("product_id"), F("delta", "int"), F("stock_after", "int"), F("reason"), F("ref"),
+        F("note"), F("user_id"), *stamps(versioned=False)],
+        attr="movements", lookups={"product_id": "for_product"},
+        indexes=(Index(("reason", "id"), name="stock_movements_reason_idx"),
+                 Index(("created_at",), name="stock_movements_created_idx"))),
+    Collection("orders", [
+        F("id"), F("number", "int32"), F("status"), F("payment_status"),
+        F("items", "children", child=ORDER_LINES), F("subtotal", "money"), F("total", "money"),
+        F("currency"), F("customer", "json"), F("customer_id"),
+        F("payment", "struct", parts=(F("method", column="payment_method"),
+                                      F("amount", "money", column="payment_amount"),
+                                      F("reference", column="payment_reference"),
+                                      F("paid_at", "ts"))),
+        F("notes"), F("cancel_reason"), F("created_by"), *stamps(),
+        F("cancelled_at", "ts", optional=True)],
+        indexes=(Index(("status", "id"), name="orders_status_idx"),
+                 Index(("payment_status", "id"), name="orders_payment_status_idx"),
+                 Index(("created_at",), name="orders_created_idx"),
+                 Index(("lower(COALESCE(customer ->> 'email', ''))",), name="orders_customer_email_idx"))),
+    Collection("deliveries", [
+        F("id"), F("order_id"), F("status"), F("address", "json"), F("carrier"), F("tracking_number"),
+        F("estimated_date", "date"), F("events", "children", child=DELIVERY_EVENTS), F("created_by"),
+        *stamps()],
+        lookups={"order_id": "for_order"},
+        indexes=(Index(("status", "id"), name="deliveries_status_idx"),)),
+    Collection("idempotency", [
+        F("id"), F("user_id"), F("endpoint"), F("fingerprint"), F("status", "int32"),
+        F("response", "json"), F("headers", "json"), *stamps(versioned=False)],
+        table="idempotency_keys", time_ids=False, upsert=True,
+        indexes=(Index(("created_at",), name="idempotency_keys_created_idx"),)),
+    Collection("counters", [F("id"), F("value", "int")], time_ids=False, upsert=True),
+    # ---- the outbox: events recorded in the unit of work of their change (a log)
+    Collection("events", [F("id"), F("type"), F("at", "ts"), F("data", "json")],
+               log=True,
+               indexes=(Index(("type", "seq")), Index(("at",)))),
+    # background jobs: queued in the unit of work of their cause, claimed by the background process
+    Collection("jobs", [
+        F("id"), F("kind"), F("payload", "json"), F("status"), F("run_at", "ts"),
+        F("attempts", "int32"), F("claimed_by"), F("claimed_until", "ts"), F("last_error"),
+        *stamps()],
+        indexes=(Index(("status", "run_at", "id")),)),
+]
+
+COLLECTIONS = {c.name: c for c in DECLARED}
+BY_ATTR = {c.attr: c for c in DECLARED}
