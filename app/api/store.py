@@ -31,7 +31,7 @@ def read(service, *args, **kwargs):
 
 
 def page_of(collection, query, dump=None):
-    """One page of a stored collection (its name on the unit of work), each item dumped, as a list answer."""
+    """A page of a stored collection (named as on the unit of work), each item dumped if asked."""
     with reader() as uow:
         items, total = getattr(uow, collection).list(query)
     return page_response(items if dump is None else [dump(item) for item in items], total, query)
