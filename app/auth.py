@@ -112,6 +112,13 @@ def can(permission, user=None):
     return user is not None and user["role"] in PERMISSIONS[permission]
 
 
+def catalog_reader():
+    """Staff see every product with cost; anonymous callers see active ones without cost, if allowed."""
+    if g.user is None and not current_app.config["PUBLIC_CATALOG"]:
+        raise Unauthorized("Sign in to read the catalog.")
+    return can("catalog.read_all")
+
+
 def requires(permission):
     """The route needs a signed-in user whose role holds this permission."""
     def decorator(view):

@@ -6,7 +6,9 @@ from schemas.users import LoginSchema, PasswordChangeSchema, RefreshSchema, user
 from ..auth import requires, tokens
 from ..services import users
 from ..services.errors import Unauthorized
-from .common import json_response, load, reader, unit_of_work
+from .request_body import load
+from .responses import json_response
+from .store import reader, write
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -26,14 +28,10 @@ def login():
         user = uow.users.find_by_username(data["username"])
     # the password hash is checked outside the store lock: it is slow on purpose
     if not users.verify_credentials(user, data["password"]):
-        with unit_of_work() as uow:
-            users.record_failed_login(uow, data["username"], address)
-            uow.commit()
+        write(users.record_failed_login, data["username"], address)
         raise Unauthorized("The username or password is wrong.")
-    with unit_of_work() as uow:
-        session = users.start_session(uow, user, data["username"], address,
-                                      refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"])
-        uow.commit()
+    session = write(users.start_session, user, data["username"], address,
+                    refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"])
     return json_response(_token_body(session, user))
 
 
@@ -42,9 +40,7 @@ def refresh():
     """A new access token and a rotated refresh token; a used one is refused and ends its session."""
     data = load(RefreshSchema)
     claims = tokens().read_refresh(data["refresh_token"])
-    with unit_of_work() as uow:
-        session, user = users.rotate_refresh(uow, claims["sid"], claims.get("rid"), claims.get("uid"))
-        uow.commit()
+    session, user = write(users.rotate_refresh, claims["sid"], claims.get("rid"), claims.get("uid"))
     if session is None:
         raise Unauthorized("This refresh token was already used, so its session has been signed "
                            "out everywhere; sign in again.")
@@ -56,9 +52,7 @@ def refresh():
 def logout():
     """Revoke this access token and its refresh token."""
     load(EmptySchema, optional=True)
-    with unit_of_work() as uow:
-        users.end_session(uow, g.session["id"])
-        uow.commit()
+    write(users.end_session, g.session["id"])
     return Response(status=204)
 
 
@@ -74,8 +68,6 @@ def me():
 def change_password():
     """Change your password; your other sessions are signed out."""
     data = load(PasswordChangeSchema)
-    with unit_of_work() as uow:
-        users.change_password(uow, g.user["id"], g.session["id"], data["current_password"],
-                              data["new_password"])
-        uow.commit()
+    write(users.change_password, g.user["id"], g.session["id"], data["current_password"],
+          data["new_password"])
     return Response(status=204)

@@ -5,10 +5,13 @@ from werkzeug.routing import PathConverter
 
 from schemas.common import EmptySchema
 from schemas.products import product_out
-from ..auth import can, optional_user, requires
+from ..auth import can, catalog_reader, optional_user, requires
 from ..services import barcodes
 from ..services.errors import ValidationFailed
-from .common import boolean, catalog_reader, json_response, load, reader, record_response, unit_of_work
+from .query_params import boolean
+from .request_body import load
+from .responses import json_response, record_response
+from .store import read, reader, write
 
 bp = Blueprint("barcodes", __name__, url_prefix="/api")
 
@@ -88,9 +91,8 @@ def product_barcode(product_id):
     staff = catalog_reader()
     fmt = _arg("format", "png", _one_of("png", "svg"))
     label = _arg("label", False, boolean)
-    with reader() as uow:
-        image = barcodes.product_image(uow, product_id, fmt, label, current_app.config["CURRENCY"],
-                                       include_archived=staff)
+    image = read(barcodes.product_image, product_id, fmt, label, current_app.config["CURRENCY"],
+                 include_archived=staff)
     return _conditional(image.etag, image.render, image.mimetype)
 
 
@@ -99,10 +101,7 @@ def product_barcode(product_id):
 def assign_barcode(product_id):
     """Give a product without a barcode a new in-store EAN-13 (prefix 20)."""
     load(EmptySchema, optional=True)
-    with unit_of_work() as uow:
-        product = barcodes.assign_store_barcode(uow, product_id)
-        uow.commit()
-    return record_response(product)
+    return record_response(write(barcodes.assign_store_barcode, product_id))
 
 
 @bp.get("/barcodes/<scanned:code>")
@@ -110,8 +109,7 @@ def assign_barcode(product_id):
 def lookup_barcode(code):
     """The product with this barcode, ISBN-10/13 or SKU, as a scanner or a person typed it."""
     staff = catalog_reader()
-    with reader() as uow:
-        product = barcodes.find_product(uow, code, include_archived=staff)
+    product = read(barcodes.find_product, code, include_archived=staff)
     etag = f'"{product["version"]}"'
     if request.if_none_match.contains_weak(etag.strip('"')):
         return Response(status=304, headers={"ETag": etag})
@@ -154,8 +152,7 @@ def labels():
                                errors={"product_ids": ["Name at least one product id."]})
     copies = _arg("copies", 1, _copies)
     fmt = _arg("format", "pdf", _one_of("pdf", "png"))
-    with reader() as uow:
-        sheet = barcodes.label_sheet(uow, product_ids, copies, fmt, current_app.config["CURRENCY"],
-                                     include_archived=staff)
+    sheet = read(barcodes.label_sheet, product_ids, copies, fmt, current_app.config["CURRENCY"],
+                 include_archived=staff)
     return _conditional(sheet.etag, sheet.render, sheet.mimetype,
                         {"Content-Disposition": f'inline; filename="labels.{fmt}"'})

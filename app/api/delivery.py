@@ -4,8 +4,11 @@ from flask import Blueprint, current_app, g, url_for
 from schemas.deliveries import DeliveryCreateSchema, DeliveryStatusSchema, STATUSES
 from ..auth import requires
 from ..services import deliveries
-from .common import (choice, idempotent_create, list_query, load, page_response, raw_body, reader,
-                     record_response, text, unit_of_work)
+from .idempotent import idempotent_create
+from .query_params import choice, list_query, text
+from .request_body import load, raw_body
+from .responses import record_response
+from .store import page_of, read, write
 
 bp = Blueprint("delivery", __name__, url_prefix="/api")
 
@@ -34,18 +37,14 @@ def list_deliveries():
                        sort_fields=("created_at", "updated_at", "status", "estimated_date", "carrier"),
                        q_fields=("carrier", "tracking_number", "address", "address.name", "address.line1", "address.city", "address.postal_code"), default_sort=(("id", True),),
                        dated=True)
-    with reader() as uow:
-        items, total = uow.deliveries.list(query)
-    return page_response(items, total, query)
+    return page_of("deliveries", query)
 
 
 @bp.get("/deliveries/<delivery_id>")
 @requires("deliveries.read")
 def get_delivery(delivery_id):
     """One delivery with its events."""
-    with reader() as uow:
-        delivery = deliveries.get_delivery(uow, delivery_id)
-    return record_response(delivery)
+    return record_response(read(deliveries.get_delivery, delivery_id))
 
 
 @bp.post("/deliveries/<delivery_id>/status")
@@ -53,8 +52,5 @@ def get_delivery(delivery_id):
 def advance_delivery(delivery_id):
     """Move a delivery to its next status; its order follows."""
     data = load(DeliveryStatusSchema)
-    with unit_of_work() as uow:
-        delivery = deliveries.advance_delivery(uow, delivery_id, data["status"], data.get("note"),
-                                               g.user["id"])
-        uow.commit()
-    return record_response(delivery)
+    return record_response(write(deliveries.advance_delivery, delivery_id, data["status"],
+                                 data.get("note"), g.user["id"]))

@@ -7,7 +7,8 @@ from flask import Blueprint, Response, current_app
 
 from ..config import PROJECT_ROOT
 from ..errors import problem
-from .common import json_response, store
+from .responses import json_response
+from .store import store
 
 bp = Blueprint("health", __name__)
 SPEC_PATH = os.path.join(PROJECT_ROOT, "openapi.yaml")

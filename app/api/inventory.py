@@ -2,11 +2,15 @@
 from flask import Blueprint, g, request, url_for
 
 from schemas.products import AdjustmentSchema, ProductInSchema, ReceiveSchema, product_out
-from ..auth import optional_user, requires
+from ..auth import catalog_reader, optional_user, requires
 from ..services import catalog, stock
-from .common import (boolean, cached_response, catalog_reader, choice, idempotent_create, if_match,
-                     json_response, list_query, load, page_response, raw_body, reader,
-                     record_response, remember_response, text, unit_of_work)
+from .idempotent import idempotent_create
+from .preconditions import if_match
+from .query_params import boolean, choice, list_query, text
+from .request_body import load, raw_body
+from .response_cache import cached_response, remember_response
+from .responses import json_response, page_response, record_response
+from .store import page_of, read, reader, write
 
 bp = Blueprint("inventory", __name__, url_prefix="/api")
 
@@ -43,8 +47,7 @@ def _list_products(kind=None):
 
 def _one_product(product_id, kind=None):
     staff = catalog_reader()
-    with reader() as uow:
-        product = catalog.get_product(uow, product_id, include_archived=staff, kind=kind)
+    product = read(catalog.get_product, product_id, include_archived=staff, kind=kind)
     return record_response(product_out(product, staff))
 
 
@@ -60,9 +63,7 @@ def list_products():
 def create_product():
     """Create a product with its opening stock."""
     data = load(ProductInSchema)
-    with unit_of_work() as uow:
-        product = catalog.create_product(uow, data, g.user["id"])
-        uow.commit()
+    product = write(catalog.create_product, data, g.user["id"])
     return record_response(product, 201,
                            {"Location": url_for("inventory.get_product", product_id=product["id"])})
 
@@ -79,10 +80,7 @@ def get_product(product_id):
 def replace_product(product_id):
     """Replace a product's writable fields."""
     data = load(ProductInSchema)
-    with unit_of_work() as uow:
-        product = catalog.update_product(uow, product_id, data, if_match(), replace=True)
-        uow.commit()
-    return record_response(product)
+    return record_response(write(catalog.update_product, product_id, data, if_match(), replace=True))
 
 
 @bp.patch("/products/<product_id>")
@@ -90,20 +88,14 @@ def replace_product(product_id):
 def update_product(product_id):
     """Change some of a product's fields."""
     data = load(ProductInSchema, partial=True)
-    with unit_of_work() as uow:
-        product = catalog.update_product(uow, product_id, data, if_match())
-        uow.commit()
-    return record_response(product)
+    return record_response(write(catalog.update_product, product_id, data, if_match()))
 
 
 @bp.delete("/products/<product_id>")
 @requires("catalog.write")
 def archive_product(product_id):
     """Archive a product; its history stays."""
-    with unit_of_work() as uow:
-        product = catalog.archive_product(uow, product_id, if_match())
-        uow.commit()
-    return record_response(product)
+    return record_response(write(catalog.archive_product, product_id, if_match()))
 
 
 @bp.get("/books")
@@ -125,10 +117,8 @@ def get_book(product_id):
 def adjust_stock(product_id):
     """Correct stock by a signed delta with a reason; writes one movement."""
     data = load(AdjustmentSchema)
-    with unit_of_work() as uow:
-        movement = stock.adjust_stock(uow, product_id, data["delta"], data["reason"],
-                                      data.get("note"), data.get("ref"), g.user["id"])
-        uow.commit()
+    movement = write(stock.adjust_stock, product_id, data["delta"], data["reason"],
+                     data.get("note"), data.get("ref"), g.user["id"])
     return json_response(movement, 201)
 
 
@@ -139,9 +129,7 @@ def list_movements():
     query = list_query(filters={"product_id": text, "reason": choice(*MOVEMENT_REASONS)},
                        sort_fields=("created_at", "delta", "stock_after", "reason"),
                        q_fields=("note", "ref"), default_sort=(("id", True),), dated=True)
-    with reader() as uow:
-        items, total = uow.movements.list(query)
-    return page_response(items, total, query)
+    return page_of("movements", query)
 
 
 @bp.get("/inventory/low-stock")
@@ -152,9 +140,7 @@ def low_stock():
                        sort_fields=PRODUCT_SORT, q_fields=PRODUCT_SEARCH,
                        default_sort=(("stock", False), ("title", False)))
     query.filters.update(status="active", low_stock=True)
-    with reader() as uow:
-        items, total = uow.products.list(query)
-    return page_response(items, total, query)
+    return page_of("products", query)
 
 
 @bp.post("/inventory/receive")

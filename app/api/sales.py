@@ -6,8 +6,11 @@ from schemas.orders import (CancelSchema, ORDER_STATUSES, OrderCreateSchema, PAY
                             PaymentSchema, load_plain_order)
 from ..auth import can, requires
 from ..services import orders
-from .common import (choice, idempotent_create, list_query, load, page_response, raw_body, reader,
-                     record_response, text, unit_of_work)
+from .idempotent import idempotent_create
+from .query_params import choice, list_query, text
+from .request_body import load, raw_body
+from .responses import record_response
+from .store import page_of, read, write
 
 bp = Blueprint("sales", __name__, url_prefix="/api")
 
@@ -36,18 +39,14 @@ def list_orders():
         sort_fields=("created_at", "updated_at", "number", "total", "status", "payment_status"),
         q_fields=("number", "notes", "customer_id", "customer.name", "customer.email"),
         default_sort=(("id", True),), dated=True)
-    with reader() as uow:
-        items, total = uow.orders.list(query)
-    return page_response(items, total, query)
+    return page_of("orders", query)
 
 
 @bp.get("/orders/<order_id>")
 @requires("orders.read")
 def get_order(order_id):
     """One order."""
-    with reader() as uow:
-        order = orders.get_order(uow, order_id)
-    return record_response(order)
+    return record_response(read(orders.get_order, order_id))
 
 
 @bp.post("/orders/<order_id>/pay")
@@ -55,10 +54,7 @@ def get_order(order_id):
 def pay_order(order_id):
     """Record payment of the order's total."""
     data = load(PaymentSchema)
-    with unit_of_work() as uow:
-        order = orders.pay_order(uow, order_id, data)
-        uow.commit()
-    return record_response(order)
+    return record_response(write(orders.pay_order, order_id, data))
 
 
 @bp.post("/orders/<order_id>/complete")
@@ -66,10 +62,7 @@ def pay_order(order_id):
 def complete_order(order_id):
     """A paid order handed over in the shop."""
     load(EmptySchema, optional=True)
-    with unit_of_work() as uow:
-        order = orders.complete_order(uow, order_id, g.user["id"])
-        uow.commit()
-    return record_response(order)
+    return record_response(write(orders.complete_order, order_id, g.user["id"]))
 
 
 @bp.post("/orders/<order_id>/cancel")
@@ -77,8 +70,5 @@ def complete_order(order_id):
 def cancel_order(order_id):
     """Cancel a pending or paid order; stock comes back, payment is refunded."""
     data = load(CancelSchema, optional=True)
-    with unit_of_work() as uow:
-        order = orders.cancel_order(uow, order_id, data.get("reason"), g.user["id"],
-                                    may_refund=can("orders.refund"))
-        uow.commit()
-    return record_response(order)
+    return record_response(write(orders.cancel_order, order_id, data.get("reason"), g.user["id"],
+                                 may_refund=can("orders.refund")))

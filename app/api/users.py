@@ -4,8 +4,11 @@ from flask import Blueprint, url_for
 from schemas.users import ROLES, UserCreateSchema, UserUpdateSchema, user_out
 from ..auth import requires
 from ..services import users
-from .common import (boolean, choice, if_match, list_query, load, page_response, reader,
-                     record_response, unit_of_work)
+from .preconditions import if_match
+from .query_params import boolean, choice, list_query
+from .request_body import load
+from .responses import record_response
+from .store import page_of, read, write
 
 bp = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -17,9 +20,7 @@ def list_users():
     query = list_query(filters={"role": choice(*ROLES), "active": boolean},
                        sort_fields=("username", "role", "created_at", "updated_at"),
                        q_fields=("username", "email"), default_sort=(("id", True),))
-    with reader() as uow:
-        items, total = uow.users.list(query)
-    return page_response([user_out(u) for u in items], total, query)
+    return page_of("users", query, user_out)
 
 
 @bp.post("")
@@ -27,9 +28,7 @@ def list_users():
 def create_user():
     """Create a staff account."""
     data = load(UserCreateSchema)
-    with unit_of_work() as uow:
-        user = users.create_user(uow, data)
-        uow.commit()
+    user = write(users.create_user, data)
     return record_response(user_out(user), 201,
                            {"Location": url_for("users.get_user", user_id=user["id"])})
 
@@ -38,9 +37,7 @@ def create_user():
 @requires("users.manage")
 def get_user(user_id):
     """One staff account."""
-    with reader() as uow:
-        user = users.get_user(uow, user_id)
-    return record_response(user_out(user))
+    return record_response(user_out(read(users.get_user, user_id)))
 
 
 @bp.patch("/<user_id>")
@@ -48,17 +45,11 @@ def get_user(user_id):
 def update_user(user_id):
     """Change a username, email, role or active flag."""
     data = load(UserUpdateSchema)
-    with unit_of_work() as uow:
-        user = users.update_user(uow, user_id, data, if_match())
-        uow.commit()
-    return record_response(user_out(user))
+    return record_response(user_out(write(users.update_user, user_id, data, if_match())))
 
 
 @bp.delete("/<user_id>")
 @requires("users.manage")
 def deactivate_user(user_id):
     """Deactivate a staff account: its tokens stop working, its history keeps its author."""
-    with unit_of_work() as uow:
-        user = users.deactivate_user(uow, user_id, if_match())
-        uow.commit()
-    return record_response(user_out(user))
+    return record_response(user_out(write(users.deactivate_user, user_id, if_match())))

@@ -1,9 +1,8 @@
-"""Deliveries: one active delivery per order, its event history, and the delivery state machine."""
+"""Deliveries: one active delivery per order, its event history, its state machine and the order moves it makes."""
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from ..storage.base import new_id, timestamp
-from . import orders as order_service
 from .errors import (DeliveryExists, InvalidTransition, NotFound, OrderNotDeliverable,
                      ValidationFailed)
 
@@ -18,6 +17,7 @@ TRANSITIONS = {
 }
 INACTIVE = ("failed", "cancelled")
 UNDELIVERABLE = ("cancelled", "completed", "delivered")
+OPEN_FOR_DELIVERY = ("pending", "paid")
 
 
 def get_delivery(uow, delivery_id):
@@ -85,11 +85,11 @@ def advance_delivery(uow, delivery_id, status, note=None, user_id=None):
             uow, delivery["order_id"], except_id=delivery["id"]):
         raise DeliveryExists("The order has another active delivery; this one cannot be retried.")
     if status == "in_transit":
-        order_service.ship_order(uow, delivery["order_id"])
+        _ship_order(uow, delivery["order_id"])
     elif status == "delivered":
-        order_service.deliver_order(uow, delivery["order_id"])
+        _deliver_order(uow, delivery["order_id"])
     elif status in INACTIVE:
-        order_service.unship_order(uow, delivery["order_id"])
+        _unship_order(uow, delivery["order_id"])
     delivery["status"] = status
     delivery["events"].append(_event(status, note, user_id))
     return uow.deliveries.update(delivery)
@@ -102,3 +102,41 @@ def cancel_pending_deliveries(uow, order_id, note, user_id):
             delivery["status"] = "cancelled"
             delivery["events"].append(_event("cancelled", note, user_id))
             uow.deliveries.update(delivery)
+
+
+# ---- its order follows ----------------------------------------------------
+# These moves live here, not in orders: orders calls cancel_pending_deliveries, so this module
+# must not import orders back.
+
+def _order(uow, order_id):
+    order = uow.orders.get(order_id)
+    if order is None:
+        raise NotFound("No order with this id.")
+    return order
+
+
+def _ship_order(uow, order_id):
+    order = _order(uow, order_id)
+    if order["status"] == "shipped":
+        return order
+    if order["status"] not in OPEN_FOR_DELIVERY:
+        raise OrderNotDeliverable(f"The order is {order['status']} and cannot go out for delivery.")
+    order["status"] = "shipped"
+    return uow.orders.update(order)
+
+
+def _deliver_order(uow, order_id):
+    order = _order(uow, order_id)
+    if order["status"] != "shipped":
+        raise InvalidTransition(f"The order is {order['status']}, not shipped.")
+    order["status"] = "delivered"
+    return uow.orders.update(order)
+
+
+def _unship_order(uow, order_id):
+    """Its delivery failed or was cancelled: back to paid, or pending when unpaid."""
+    order = _order(uow, order_id)
+    if order["status"] != "shipped":
+        return order
+    order["status"] = "paid" if order["payment_status"] == "paid" else "pending"
+    return uow.orders.update(order)

@@ -1,13 +1,12 @@
-"""Orders: all-or-nothing multi-line sales with exact totals, payment, and the order state machine."""
+"""Orders: all-or-nothing multi-line sales with exact totals, payment, completion and cancelling."""
 from decimal import Decimal
 
 from ..storage.base import new_id, timestamp
 from . import stock
 from .catalog import money
+from .deliveries import cancel_pending_deliveries
 from .errors import (Forbidden, InsufficientStock, InvalidTransition, NotFound,
-                     OrderNotDeliverable, PaymentAmountMismatch, ValidationFailed)
-
-OPEN_FOR_DELIVERY = ("pending", "paid")
+                     PaymentAmountMismatch, ValidationFailed)
 
 
 def get_order(uow, order_id):
@@ -107,18 +106,13 @@ def pay_order(uow, order_id, payment):
     return uow.orders.update(order)
 
 
-def _close_open_deliveries(uow, order, note, user_id):
-    from .deliveries import cancel_pending_deliveries
-    cancel_pending_deliveries(uow, order["id"], note, user_id)
-
-
 def complete_order(uow, order_id, user_id=None):
     """Handed over in the shop: only a paid order that is not out for delivery."""
     order = get_order(uow, order_id)
     if order["status"] != "paid":
         raise InvalidTransition(f"Only a paid order can be completed; this one is {order['status']}.")
     order["status"] = "completed"
-    _close_open_deliveries(uow, order, "order completed in the shop", user_id)
+    cancel_pending_deliveries(uow, order["id"], "order completed in the shop", user_id)
     return uow.orders.update(order)
 
 
@@ -137,34 +131,5 @@ def cancel_order(uow, order_id, reason=None, user_id=None, may_refund=False):
     order["status"] = "cancelled"
     order["cancel_reason"] = reason
     order["cancelled_at"] = timestamp()
-    _close_open_deliveries(uow, order, "order cancelled", user_id)
-    return uow.orders.update(order)
-
-
-# ---- moved by its delivery ------------------------------------------------
-
-def ship_order(uow, order_id):
-    order = get_order(uow, order_id)
-    if order["status"] == "shipped":
-        return order
-    if order["status"] not in OPEN_FOR_DELIVERY:
-        raise OrderNotDeliverable(f"The order is {order['status']} and cannot go out for delivery.")
-    order["status"] = "shipped"
-    return uow.orders.update(order)
-
-
-def deliver_order(uow, order_id):
-    order = get_order(uow, order_id)
-    if order["status"] != "shipped":
-        raise InvalidTransition(f"The order is {order['status']}, not shipped.")
-    order["status"] = "delivered"
-    return uow.orders.update(order)
-
-
-def unship_order(uow, order_id):
-    """Its delivery failed or was cancelled: back to paid, or pending when unpaid."""
-    order = get_order(uow, order_id)
-    if order["status"] != "shipped":
-        return order
-    order["status"] = "paid" if order["payment_status"] == "paid" else "pending"
+    cancel_pending_deliveries(uow, order["id"], "order cancelled", user_id)
     return uow.orders.update(order)

@@ -1,0 +1,37 @@
+"""The store as a route reaches it: a reader, a unit of work, and one service call in either."""
+from flask import current_app
+
+from .responses import page_response
+
+
+def store():
+    return current_app.extensions["backroom.store"]
+
+
+def unit_of_work():
+    return store().unit_of_work()
+
+
+def reader():
+    return store().reader()
+
+
+def write(service, *args, **kwargs):
+    """What `service(uow, *args, **kwargs)` returns, committed in one unit of work."""
+    with unit_of_work() as uow:
+        result = service(uow, *args, **kwargs)
+        uow.commit()
+    return result
+
+
+def read(service, *args, **kwargs):
+    """What `service(uow, *args, **kwargs)` returns from a reader: nothing is written."""
+    with reader() as uow:
+        return service(uow, *args, **kwargs)
+
+
+def page_of(collection, query, dump=None):
+    """A page of a stored collection (named as on the unit of work), each item dumped if asked."""
+    with reader() as uow:
+        items, total = getattr(uow, collection).list(query)
+    return page_response(items if dump is None else [dump(item) for item in items], total, query)
