@@ -17,7 +17,17 @@
    the floor's rounds and Backroom's taken in turns (Bench.alternate);
 4. prints the table and the issue's ratios, each PASS or FAIL against its target, with
    Backroom's start-up time on the big store and peak RSS (VmHWM) per worker, and keeps the
-   results in .bench/latest.json and .bench/latest.md.
+   results in .bench/latest.json and .bench/latest.md;
+5. with them, the memory of Backroom's processes on the big store (the gunicorn master, every
+   worker and any other process the server started; PSS, RSS, Private_Dirty from
+   /proc/<pid>/smaps_rollup, see scripts/proc_memory.py), summed and per worker, once every
+   worker has loaded it and again right after the POST /api/orders figure, beside the figures
+   of an earlier store kept in scripts/bench_memory_baseline.json ("before (<commit>)").
+
+`--only memory` measures the memory alone in under a minute: Backroom on the big store, the
+memory once settled, the POST /api/orders figure (same warm-up and rounds), the memory again;
+no floors, json-server or empty store. `--save-memory-baseline` writes that run's figures to
+scripts/bench_memory_baseline.json, with the commit measured, for later runs to print beside theirs.
 
 `--profile` adds, after each Backroom figure, one round under py-spy (`pip install py-spy`
 into .venv; not a requirement of the app) and prints where the workers spent their time.
@@ -38,12 +48,14 @@ import urllib.request
 from collections import Counter
 from urllib.parse import quote
 
-from scripts import bench_shop
+from scripts import bench_shop, proc_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, ".bench")
 JSON_SERVER_VERSION = "0.17.4"
 JSON_SERVER = os.path.join(BENCH, "node", "node_modules", ".bin", "json-server")
+# the memory figures of an earlier store, printed beside this run's (`--only memory --save-memory-baseline`)
+MEMORY_BASELINE = os.path.join(ROOT, "scripts", "bench_memory_baseline.json")
 WRK_TIMEOUT = "10s"
 
 # figure key -> what the table calls it
@@ -282,6 +294,16 @@ class Server:
             last = now
         return None
 
+    def processes_memory(self):
+        """PSS, RSS and Private_Dirty of this server's every process (scripts/proc_memory.py):
+        the one launched (gunicorn's master), its workers and any other descendant."""
+        try:
+            with open(self.log_path, "rb") as fh:
+                booted = proc_memory.worker_pids(fh.read())
+        except OSError:
+            booted = set()
+        return proc_memory.snapshot(self.proc.pid, booted)
+
     def memory(self):
         """{pid: (VmHWM kB, VmRSS kB)} of the workers (gunicorn's children)."""
         out = {}
@@ -359,6 +381,7 @@ class Bench:
         self.notes = []
         self.profiles = {}
         self.floor_targets = {}  # floor key -> (server, path, wrk script), kept up for alternating rounds
+        self.pss = {}  # moment ("settled", "after_orders") -> Backroom's processes' memory then
 
     def wanted(self, key):
         return not self.args.only or any(key.startswith(prefix) for prefix in self.args.only)
@@ -462,6 +485,17 @@ class Bench:
         say(f"  Backroom {' '.join(f'{x:.0f}' for x in ours)} req/s against floor "
             f"{' '.join(f'{x:.0f}' for x in floors)}: " + (f"{ratio:.2f} x" if ratio else "n/a"))
 
+    def measure_memory(self, moment, server, orders):
+        processes = server.processes_memory()
+        summary = proc_memory.summarise(processes)
+        earlier = [key for key in self.results if key.startswith("bk.")]  # figures this server served
+        self.pss[moment] = {"orders": orders, "after_figures": earlier, "summary": summary,
+                            "processes": processes}
+        worker = summary["per_worker"]
+        say(f"Backroom memory {moment} ({orders} orders): PSS {summary['all']['Pss'] / 1024:.0f} MiB in "
+            f"{summary['processes']} processes"
+            + (f", {worker['Pss']['mean'] / 1024:.0f} MiB a worker" if worker else ""))
+
     def json_server(self, db_file, label, figures, ids):
         if not any(self.wanted(k) for k in figures):
             return
@@ -515,6 +549,7 @@ class Bench:
                     "all_workers_loaded_s": round(settled, 2) if settled else None,
                     "lock_timeout_override": env.get("SHOP_LOCK_TIMEOUT"),
                 }
+                self.measure_memory("settled", server, info["orders"])
             manager = info["manager"]
             status, body = http("POST", server.base + "/api/auth/login",
                                 {"username": manager["username"], "password": manager["password"]})
@@ -549,6 +584,9 @@ class Bench:
                 self.figure("bk.orders", server, "/api/orders?limit=50", lua_file("bk_auth", headers=auth),
                             profile=prof)
                 self.figure("bk.post", server, "/api/orders", post, profile=prof)
+                if "bk.post" in self.results:
+                    http("GET", server.base + "/healthz", timeout=120)  # the last orders answered
+                    self.measure_memory("after_orders", server, order_count(server, auth))
                 self.alternate("bk.post", server, "/api/orders", post, "floor.write")
                 self.memory = server.memory()
             else:
@@ -559,6 +597,15 @@ class Bench:
 
 ORDER_BODY = '{"items":[{"product_id":"ID","quantity":1}]}'
 RETRY_LOCK_TIMEOUT = 600
+
+
+def order_count(server, auth):
+    """How many orders the store holds (the total of GET /api/orders), or None."""
+    try:
+        status, body = http("GET", server.base + "/api/orders?limit=1", headers=auth, timeout=60)
+    except OSError:
+        return None
+    return body.get("total") if status == 200 and isinstance(body, dict) else None
 
 
 def _start_backroom(name, env):
@@ -722,7 +769,122 @@ def machine():
             "python": platform.python_version(), "filesystem": fs, "workers": workers()}
 
 
-def render(bench, info, seconds_total, load_before, load_after):
+MOMENTS = (("settled", "settled"), ("after_orders", "after orders"))
+
+
+def load_memory_baseline(path=MEMORY_BASELINE):
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _mib(kb):
+    return f"{kb / 1024:.0f}"
+
+
+def _spread(stats):
+    return f"{_mib(stats['mean'])} ({_mib(stats['min'])}-{_mib(stats['max'])})"
+
+
+# memory table rows: label, figure of a summary (None when it has none)
+MEMORY_ROWS = [
+    ("processes: master + workers + other", lambda s: f"1 + {s['workers']} + {s['others']}"
+     if s["master"] else f"0 + {s['workers']} + {s['others']}"),
+    ("PSS, all processes together", lambda s: _mib(s["all"]["Pss"])),
+    ("PSS, gunicorn master", lambda s: _mib(s["master"]["Pss"]) if s["master"] else None),
+    ("PSS per worker, mean (min-max)",
+     lambda s: _spread(s["per_worker"]["Pss"]) if s["per_worker"] else None),
+    ("PSS, other processes", lambda s: _mib(s["other"]["Pss"]) if s["other"] else None),
+    ("Private_Dirty, all together", lambda s: _mib(s["all"]["Private_Dirty"])),
+    ("Private_Dirty per worker, mean (min-max)",
+     lambda s: _spread(s["per_worker"]["Private_Dirty"]) if s["per_worker"] else None),
+    ("RSS per worker, mean (min-max)",
+     lambda s: _spread(s["per_worker"]["Rss"]) if s["per_worker"] else None),
+    ("RSS summed (a shared page in each process)", lambda s: _mib(s["all"]["Rss"])),
+]
+
+
+def memory_table(pss, baseline):
+    """(text lines, markdown lines, notes) of Backroom's memory at each moment measured, beside the
+    baseline's (scripts/bench_memory_baseline.json); empty when nothing was measured."""
+    moments = [(key, title) for key, title in MOMENTS if key in pss]
+    if not moments:
+        return [], [], []
+    before = baseline.get("moments", {}) if baseline else {}
+    tag = f"before ({baseline.get('commit', '?')})" if baseline else None
+    columns = []  # (title, summary or None, orders in the store then)
+    for key, title in moments:
+        columns.append((title, pss[key]["summary"], pss[key].get("orders")))
+        if baseline:
+            entry = before.get(key) or {}
+            columns.append((tag, entry.get("summary"), entry.get("orders")))
+    # how many orders the machine placed in the order figure's time moves the second moment's figures
+    rows = [("orders in the store", ["-" if n is None else str(n) for _, _, n in columns])]
+    for label, figure in MEMORY_ROWS:
+        cells = []
+        for _, summary, _ in columns:
+            try:
+                cells.append(figure(summary) if summary else None)
+            except (KeyError, TypeError):
+                cells.append(None)
+        if label.startswith("PSS, other") and not any(cells):
+            continue
+        rows.append((label, ["-" if c is None else c for c in cells]))
+    width = max(len(title) for title, _, _ in columns) + 2
+    text = ["", "Backroom's memory, MiB (every process of the server, from /proc/<pid>/smaps_rollup):",
+            f"  {'':44}" + "".join(f"{title:>{max(width, 16)}}" for title, _, _ in columns)]
+    for label, cells in rows:
+        text.append(f"  {label:44}" + "".join(f"{c:>{max(width, 16)}}" for c in cells))
+    md = ["", "| memory, MiB | " + " | ".join(title for title, _, _ in columns) + " |",
+          "| --- |" + " ---: |" * len(columns)]
+    for label, cells in rows:
+        md.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    def served(entry):
+        if "after_orders" not in entry:
+            return "not measured"
+        reads = [k for k in entry["after_orders"].get("after_figures", ()) if k != "bk.post"]
+        return f"after {', '.join(reads)} and the order figure" if reads else "the order figure alone"
+    note = "memory: 'settled' is once every worker has loaded the 100k store and is idle"
+    if "after_orders" in pss:
+        note += ("; 'after orders' right after the POST /api/orders figure on that store (its warm-up "
+                 f"and rounds); this run: {served(pss)}")
+        if baseline:
+            note += f", baseline: {served(before)}"
+    notes = [note]
+    if baseline:
+        notes.append(f"memory baseline: {os.path.relpath(MEMORY_BASELINE, ROOT)}, measured on "
+                     f"{baseline.get('commit')} on {baseline.get('date')} ({baseline.get('where', '')})")
+    return text, md, notes
+
+
+def save_memory_baseline(bench, path=MEMORY_BASELINE):
+    """This run's memory figures as the baseline later runs print beside theirs."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "app", "wsgi.py",
+                            "scripts/serve.py", "scripts/gunicorn_conf.py"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    m = machine()
+    baseline = {
+        "commit": commit + ("+changes" if dirty else ""),
+        "date": time.strftime("%Y-%m-%d"),
+        "where": f"{m['cores']}-core {m['cpu']}, Linux {m['kernel']}, Python {m['python']}, "
+                 f"{m['workers']} sync workers; order figure {bench.args.warmup} s warm-up + "
+                 f"{bench.args.rounds} x {bench.args.duration} s of wrk -t{bench.args.threads} "
+                 f"-c{bench.args.connections}",
+        "units": "kB (from /proc/<pid>/smaps_rollup)",
+        "moments": bench.pss,
+    }
+    with open(path, "w") as fh:
+        json.dump(baseline, fh, indent=2)
+        fh.write("\n")
+    return path
+
+
+def render(bench, info, seconds_total, load_before, load_after, baseline=None):
     results = bench.results
     rows = []
     header = f"{'figure':50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  rounds (req/s)"
@@ -744,6 +906,9 @@ def render(bench, info, seconds_total, load_before, load_after):
         shown = "n/a" if value is None else (f"{value:.1f} ms" if "p99" in text else f"{value:.2f} x")
         rows.append(f"  {verdict:4}  {text:58} {shown}")
         md.append(f"| {text} | {shown} | {verdict} |")
+    mem_text, mem_md, mem_notes = memory_table(bench.pss, baseline)
+    rows += mem_text
+    md += mem_md
     extra = []
     if getattr(bench, "startup", None):
         s = bench.startup
@@ -764,6 +929,7 @@ def render(bench, info, seconds_total, load_before, load_after):
     extra.append(f"shop: {info['products']} products, {info['orders']} orders, {info['movements']} movements, "
                  f"{info['deliveries']} deliveries; load average {load_before} before, {load_after} after; "
                  f"run took {seconds_total:.0f} s")
+    extra += mem_notes
     extra += bench.notes
     text = "\n".join(rows + [""] + extra)
     markdown = "\n".join(md + [""] + [f"- {e}" for e in extra])
@@ -772,18 +938,22 @@ def render(bench, info, seconds_total, load_before, load_after):
 
 # ---- main ------------------------------------------------------------------------
 
-def prepare(args):
-    """The pristine shops (built once) and fresh working copies for this run."""
+def prepare(args, big_only=False):
+    """The pristine shops (built once) and fresh working copies for this run (the big shop's
+    alone when big_only: no empty store, no json-server files)."""
     big_src = os.path.join(BENCH, "shop-big")
     empty_src = os.path.join(BENCH, "shop-empty")
     info = bench_shop.ensure_shop(big_src, args.products, args.orders, args.seed)
-    empty_info = bench_shop.ensure_shop(empty_src, args.products, 0, args.seed, end=info["end"])
     run = os.path.join(BENCH, "run")
     shutil.rmtree(run, ignore_errors=True)
     os.makedirs(run)
     big = os.path.join(run, "big")
     empty = os.path.join(run, "empty")
     shutil.copytree(big_src, big)
+    if big_only:
+        os.sync()
+        return info, None, big, None
+    empty_info = bench_shop.ensure_shop(empty_src, args.products, 0, args.seed, end=info["end"])
     shutil.copytree(empty_src, empty)
     # json-server's db files, made once per shop and copied, since json-server rewrites them
     for src, name in ((big_src, "jsonserver-big.json"), (empty_src, "jsonserver-empty.json")):
@@ -814,20 +984,28 @@ def main(argv=None):
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--only", action="append", default=[],
-                        help="figure key prefix to run (repeatable): floor., js., bk.id, bk.post ...")
+                        help="figure key prefix to run (repeatable): floor., js., bk.id, bk.post ...; "
+                             "'memory': Backroom's memory alone (the 100k store, settled and after the "
+                             "POST /api/orders figure; no floors, json-server or empty store)")
+    parser.add_argument("--save-memory-baseline", action="store_true",
+                        help="write this run's memory figures to scripts/bench_memory_baseline.json, "
+                             "which later runs print beside theirs as 'before (<commit>)'")
     parser.add_argument("--profile", action="store_true",
                         help="one more round per Backroom figure under py-spy; prints the hot functions")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.warmup = 1, 3, 1
+    memory_only = "memory" in args.only
+    if memory_only:  # the order figure on the big store is what the memory is measured around
+        args.only = [key for key in args.only if key != "memory"] + ["bk.post"]
 
     started = time.monotonic()
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if not ensure_wrk():
         return 2
-    have_json_server = ensure_json_server()
+    have_json_server = not memory_only and ensure_json_server()
     os.makedirs(BENCH, exist_ok=True)
-    info, _, big, empty = prepare(args)
+    info, _, big, empty = prepare(args, big_only=memory_only)
 
     with open(os.path.join(big, "products.json"), "rb") as fh:
         products = json.load(fh)["records"]
@@ -838,7 +1016,8 @@ def main(argv=None):
     bench = Bench(args)
     try:
         try:  # the floor servers stay up, idle, for the alternating rounds on the big store
-            bench.floors(os.path.join(big, "products.json"), ids)
+            if not memory_only:
+                bench.floors(os.path.join(big, "products.json"), ids)
             if have_json_server:
                 bench.json_server(os.path.join(BENCH, "run", "jsonserver-empty", "db.json"), "empty",
                                   ("js.post_empty",), ids)
@@ -847,13 +1026,21 @@ def main(argv=None):
             bench.backroom(big, "big", info, ids, author)
         finally:
             bench.stop_floors()
-        bench.backroom(empty, "empty", info_for(empty), ids, author)
+        if not memory_only:
+            bench.backroom(empty, "empty", info_for(empty), ids, author)
     except KeyboardInterrupt:
         print("bench: interrupted; servers stopped", file=sys.stderr)
         return 130
 
     load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    text, markdown = render(bench, info, time.monotonic() - started, load_before, load_after)
+    if args.save_memory_baseline:
+        if set(bench.pss) != {key for key, _ in MOMENTS}:
+            print("bench: no baseline saved: the memory was not measured both settled and after orders",
+                  file=sys.stderr)
+        else:
+            say(f"memory baseline written to {os.path.relpath(save_memory_baseline(bench), ROOT)}")
+    baseline = load_memory_baseline()
+    text, markdown = render(bench, info, time.monotonic() - started, load_before, load_after, baseline)
     print(text)
     for key, path in bench.profiles.items():
         if path and os.path.exists(path):
@@ -861,7 +1048,8 @@ def main(argv=None):
             print(summarise_profile(path))
     with open(os.path.join(BENCH, "latest.json"), "w") as fh:
         json.dump({"results": bench.results, "startup": getattr(bench, "startup", None),
-                   "memory_kb": getattr(bench, "memory", None), "machine": machine(),
+                   "memory_kb": getattr(bench, "memory", None), "memory": bench.pss,
+                   "memory_baseline": baseline, "machine": machine(),
                    "checks": ratio_checks(bench.results), "args": vars(args), "notes": bench.notes,
                    "load_average": [load_before, load_after]}, fh, indent=2)
     with open(os.path.join(BENCH, "latest.md"), "w") as fh:
