@@ -25,9 +25,12 @@ DEFAULTS = {
     "JOURNAL_COMPACT_BYTES": 64 * 1024 * 1024,
     "LOGIN_MAX_FAILURES": 10,
     "MAX_IMAGE_PIXELS": 40_000_000,
+    "SNAPSHOT_SETTLE_SECONDS": 2.0,
+    "SNAPSHOT_MAX_LAG_SECONDS": 30.0,
+    "BACKGROUND": True,
 }
 
-_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG"}
+_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
          "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS"}
 
@@ -49,7 +52,8 @@ def load_config(app, overrides=None):
         app.config[key] = as_bool(app.config[key])
     for key in _INTS:
         app.config[key] = int(app.config[key])
-    app.config["LOCK_TIMEOUT"] = float(app.config["LOCK_TIMEOUT"])
+    for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS"):
+        app.config[key] = float(app.config[key])
     for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY"):
         if app.config.get(key) in ("", None):
             app.config[key] = None

@@ -64,3 +64,22 @@ class SyncWorker(sync.SyncWorker):
 
 
 worker_class = SyncWorker  # gunicorn logs "Using worker: SyncWorker"
+
+
+def when_ready(server):
+    """Fork the background process's supervisor beside the workers (see scripts/background.py):
+    jobs and tasks run in a process of their own, never in a request."""
+    app = server.app.wsgi()
+    if not app.config.get("BACKGROUND", True):
+        return
+    from scripts import background
+    fds = [listener.fileno() for listener in server.LISTENERS]
+    server.background_pid = background.start_beside(app, fds)
+    server.log.info("Background process supervisor: %s", server.background_pid)
+
+
+def on_exit(server):
+    pid = getattr(server, "background_pid", None)
+    if pid:
+        from scripts import background
+        background.stop(pid)

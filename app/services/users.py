@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..storage.base import UniqueViolation, new_id, timestamp, utcnow
+from ..storage.base import Query, UniqueViolation, new_id, timestamp, utcnow
 from .errors import (DuplicateValue, LastAdmin, NotFound, PreconditionFailed, RateLimited,
                      Unauthorized, ValidationFailed)
 
@@ -161,6 +161,18 @@ def start_session(uow, user, username=None, address=None, refresh_ttl=None):
     session = {"id": new_id(), "user_id": user["id"], "refresh_id": new_id(), "revoked": False}
     uow.sessions.add(session)
     return session
+
+
+def forget_dead_sessions(uow, refresh_ttl, limit=500):
+    """Forget up to `limit` sessions that can no longer be used: revoked ones, and those whose last
+    refresh token has expired (a session's updated_at moves with every refresh); how many."""
+    expired = timestamp(utcnow() - timedelta(seconds=refresh_ttl))
+    dead, _ = uow.sessions.list(Query(filters={"revoked": True}, limit=limit))
+    stale, _ = uow.sessions.list(Query(until=expired, limit=limit, sort=[("updated_at", False)]))
+    gone = {s["id"] for s in dead} | {s["id"] for s in stale if s["updated_at"] < expired}
+    for session_id in gone:
+        uow.sessions.delete(session_id)
+    return len(gone)
 
 
 def active_session(uow, session_id, user_id):

@@ -962,6 +962,11 @@ class PgUnitOfWork:
 
 # ---- migrations -------------------------------------------------------------------------------------
 
+# migrations from this number on may use the tables of every declared collection (sync_declared
+# runs before them); those before it made the first schema, which the declarations describe
+FIRST_DATA_MIGRATION = 3
+
+
 def migration_files():
     """[(version, name, path)] in the order they apply."""
     found = []
@@ -1090,9 +1095,15 @@ def migrate(url, schema=None, out=None):
                      "version integer PRIMARY KEY, name text NOT NULL, "
                      "applied_at timestamptz NOT NULL DEFAULT now())")
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+        synced = False
         for version, name, path in migration_files():
             if version in done:
                 continue
+            if version >= FIRST_DATA_MIGRATION and not synced:
+                # later migrations move data between declared tables: those exist first
+                synced = True
+                if sync_declared(conn) and out is not None:
+                    print("applied the declared collections' tables and indexes", file=out)
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
             with conn.transaction():

@@ -586,3 +586,162 @@ def test_a_ledger_by_id_follows_the_order_of_commits_made_by_several_processes(s
     with shop.reader() as uow:
         by_id = sorted(uow.movements.for_product(p["id"]), key=lambda m: m["id"])
     assert [m["stock_after"] for m in by_id] == [300, *range(299, -1, -1)]
+
+
+# ---- logs, events (the outbox) and jobs ----------------------------------------------------------
+
+def test_an_event_commits_with_its_change_and_only_then(shop):
+    p = commit(shop, lambda uow: uow.products.add(product()))
+
+    def change_and_record(uow):
+        record = uow.products.get(p["id"])
+        record["title"] = "Renamed"
+        uow.products.update(record)
+        return uow.events.add("product.updated", record)
+    event = commit(shop, change_and_record)
+
+    with shop.unit_of_work() as uow:  # left without commit: neither the change nor its event
+        record = uow.products.get(p["id"])
+        record["title"] = "Never"
+        uow.products.update(record)
+        uow.events.add("product.updated", record)
+    with shop.reader() as uow:
+        assert uow.products.get(p["id"])["title"] == "Renamed"
+        page, total = uow.events.list(Query())
+    assert total == 1 and page == [event]
+    assert event["id"].startswith("evt_") and "." not in event["id"]
+    assert event["data"]["title"] == "Renamed" and event["at"].endswith("Z")
+
+
+def test_a_log_lists_newest_first_with_filters_and_gets_by_id(shop):
+    events = [commit(shop, lambda uow, n=n: uow.events.add("stock.low" if n % 2 else "order.paid", {"n": n}))
+              for n in range(7)]
+    with shop.reader() as uow:
+        page, total = uow.events.list(Query(limit=3))
+        assert total == 7 and [e["data"]["n"] for e in page] == [6, 5, 4]
+        page, total = uow.events.list(Query(filters={"type": "stock.low"}, limit=2, offset=1))
+        assert total == 3 and [e["data"]["n"] for e in page] == [3, 1]
+        page, total = uow.events.list(Query(filters={"type": ["stock.low", "nothing"]}, sort=[("id", False)]))
+        assert [e["data"]["n"] for e in page] == [1, 3, 5]
+        assert uow.events.get(events[2]["id"]) == events[2]
+        assert uow.events.get("evt_none") is None and uow.events.count() == 7
+        assert uow.events.list(Query(since="2999-01-01T00:00:00Z")) == ([], 0)
+        assert uow.events.list(Query(until="2000-01-01T00:00:00Z")) == ([], 0)
+
+
+def test_a_consumer_reads_committed_events_after_an_id_in_commit_order(shop):
+    first = commit(shop, lambda uow: uow.events.add("a", {"n": 0}))
+    commit(shop, lambda uow: [uow.events.add("b", {"n": 1}), uow.events.add("c", {"n": 2})])
+    commit(shop, lambda uow: uow.events.add("d", {"n": 3}))
+    assert [e["type"] for e in shop.events_after(None)] == ["a", "b", "c", "d"]
+    assert [e["type"] for e in shop.events_after(first["id"])] == ["b", "c", "d"]
+    assert [e["type"] for e in shop.events_after(first["id"], limit=2)] == ["b", "c"]
+    last = shop.events_after(None)[-1]
+    assert shop.events_after(last["id"]) == []
+    assert shop.events_after("evt_unknown") is None  # not kept: the consumer must start again
+
+
+def record_events_in_a_process(results, address, writer, count):
+    store = open_store(address)
+    for n in range(count):
+        with store.unit_of_work() as uow:
+            uow.events.add("test.counted", {"writer": writer, "n": n})
+            uow.commit()
+    store.close()
+    results.put(writer)
+
+
+def test_events_committed_by_several_processes_are_read_by_another_in_commit_order(shop):
+    run_processes(record_events_in_a_process, [(shop.address, w, 25) for w in range(3)])
+    reader = open_store(shop.address)
+    seen, after = [], None
+    while True:  # page through as a consumer does
+        batch = reader.events_after(after, limit=10)
+        if not batch:
+            break
+        seen += batch
+        after = batch[-1]["id"]
+    reader.close()
+    assert len(seen) == 75 and len({e["id"] for e in seen}) == 75
+    for writer in range(3):  # each process's events in the order it committed them
+        assert [e["data"]["n"] for e in seen if e["data"]["writer"] == writer] == list(range(25))
+
+
+@pytest.mark.backends("json")
+def test_the_json_store_keeps_logs_in_files_not_in_memory(shop, tmp_path):
+    commit(shop, lambda uow: [uow.events.add("big", {"text": "x" * 1000}) for _ in range(50)])
+    assert "events" not in shop.tables.records
+    segments = list((tmp_path / "data" / "logs" / "events").glob("*.jsonl"))
+    assert len(segments) == 1 and segments[0].read_text().count("\n") == 50
+    with shop.reader() as uow:
+        assert uow.events.count() == 50
+
+
+@pytest.mark.backends("json")
+def test_a_json_log_rotates_by_size_and_reads_across_segments(shop, tmp_path):
+    shop.segment_bytes = 2000
+    for n in range(30):
+        commit(shop, lambda uow, n=n: uow.events.add("t", {"n": n, "pad": "p" * 100}))
+    segments = sorted((tmp_path / "data" / "logs" / "events").glob("*.jsonl"))
+    assert len(segments) > 2
+    with shop.reader() as uow:
+        page, total = uow.events.list(Query(limit=200))
+    assert total == 30 and [e["data"]["n"] for e in page] == list(range(29, -1, -1))
+    assert [e["data"]["n"] for e in shop.events_after(page[-1]["id"])] == list(range(1, 30))
+
+
+@pytest.mark.backends("json")
+def test_log_bytes_a_crash_left_uncommitted_are_cut_and_lost_committed_ones_put_back(shop, tmp_path):
+    commit(shop, lambda uow: [uow.events.add("kept", {"n": n}) for n in range(3)])
+    segment = tmp_path / "data" / "logs" / "events" / "000001.jsonl"
+    whole = segment.read_bytes()
+    segment.write_bytes(whole + b'{"id": "evt_orphan", "type": "never committed"}\n')
+    reopened = open_store(shop.address)
+    assert segment.read_bytes() == whole  # an unacknowledged writer's bytes are cut off
+    segment.write_bytes(whole[:-20])  # a crash lost the tail, though its journal line is durable
+    reopened.close()
+    again = open_store(shop.address)
+    assert segment.read_bytes() == whole
+    with again.reader() as uow:
+        assert [e["type"] for e in uow.events.list(Query())[0]] == ["kept"] * 3
+    again.checkpoint()  # the journal lines go; the log stays whole
+    assert [e["data"]["n"] for e in open_store(shop.address).events_after(None)] == [0, 1, 2]
+
+
+def test_jobs_are_claimed_by_one_worker_until_its_lease_runs_out(shop):
+    from datetime import datetime, timedelta, timezone
+    commit(shop, lambda uow: [uow.jobs.enqueue("mail", {"n": n}) for n in range(3)])
+    later = commit(shop, lambda uow: uow.jobs.enqueue("mail", {"n": 9}, run_at="2999-01-01T00:00:00Z"))
+    commit(shop, lambda uow: uow.jobs.enqueue("other", {}))
+    first = commit(shop, lambda uow: uow.jobs.claim("w1", ["mail"], 60, limit=2))
+    second = commit(shop, lambda uow: uow.jobs.claim("w2", ["mail"], 60, limit=5))
+    assert [j["payload"]["n"] for j in first] == [0, 1] and [j["payload"]["n"] for j in second] == [2]
+    assert all(j["status"] == "claimed" and j["attempts"] == 1 for j in first + second)
+    assert {j["claimed_by"] for j in first} == {"w1"} and later["id"] not in {j["id"] for j in first + second}
+    assert commit(shop, lambda uow: uow.jobs.claim("w3", ["mail"], 60)) == []
+    # w1 died: once its lease has run out, its jobs are another's
+    soon = datetime.now(timezone.utc) + timedelta(seconds=120)
+    taken = commit(shop, lambda uow: uow.jobs.claim("w3", ["mail"], 60, now=soon))
+    assert sorted(j["payload"]["n"] for j in taken) == [0, 1, 2]
+    assert all(j["attempts"] == 2 and j["claimed_by"] == "w3" for j in taken)
+
+
+def claim_jobs_in_a_process(results, address, worker):
+    store = open_store(address)
+    mine = []
+    for _ in range(50):
+        with store.unit_of_work() as uow:
+            claimed = uow.jobs.claim(worker, ["work"], 60, limit=3)
+            uow.commit()
+        if not claimed:
+            break
+        mine += [j["payload"]["n"] for j in claimed]
+    store.close()
+    results.put(mine)
+
+
+def test_processes_claiming_jobs_at_once_never_take_the_same_one(shop):
+    commit(shop, lambda uow: [uow.jobs.enqueue("work", {"n": n}) for n in range(60)])
+    taken = run_processes(claim_jobs_in_a_process, [(shop.address, f"w{n}",) for n in range(4)])
+    every = sorted(n for mine in taken for n in mine)
+    assert every == list(range(60))

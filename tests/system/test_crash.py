@@ -28,9 +28,13 @@ def check_files(data_dir):
     """Every *.json parses and is a snapshot (temp files never end in .json); the journal's whole
     lines parse.  Returns what the crash left: (torn journal tail, temp files, compaction cut short)."""
     snapshots = read_json_files(data_dir)
-    assert set(snapshots) <= SNAPSHOT_NAMES, sorted(set(snapshots) - SNAPSHOT_NAMES)
+    # every collection's file exists from the first start, and a person can read each one
+    assert set(snapshots) == SNAPSHOT_NAMES, sorted(set(snapshots) ^ SNAPSHOT_NAMES)
     for name, doc in snapshots.items():
         assert doc["collection"] == name[:-5] and doc["count"] == len(doc["records"])
+        text = (Path(data_dir) / name).read_text(encoding="utf-8")
+        assert text.startswith('{"collection"') and text.endswith("  ]\n}\n")
+        assert not doc["records"] or '\n    {\n      "id": ' in text, f"{name} is not pretty-printed"
     entries, torn = read_journal(data_dir)
     header, transactions = entries[0], entries[1:]
     assert header["journal"] == 1

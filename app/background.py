@@ -1,0 +1,210 @@
+"""The one home for work outside requests: jobs queued in a unit of work, and tasks that run every so often.
+
+`make serve` (through scripts/gunicorn_conf.py) forks one background process beside gunicorn's
+workers, restarts it if it dies and stops it with the server; `python -m scripts.background`
+runs one on its own (another machine, or a second one here). Any number may run at once:
+
+- A **job** is a record of the `jobs` collection, queued by a service in the unit of work of
+  its cause (`uow.jobs.enqueue("mail.send", {...})`), so it exists if and only if its cause
+  committed. A background process claims due jobs for a lease (on PostgreSQL with
+  `FOR UPDATE SKIP LOCKED`, in the JSON store under its write lock), runs each outside any
+  transaction, then deletes it (done), or puts it back with a later `run_at` (failed; after
+  `max_attempts` it stays as `failed`). A process killed mid-job (`kill -9`) loses nothing: its
+  lease runs out and another process, or the restarted one, takes the job again; so a job runs
+  at least once, and its handler must not mind running twice.
+- A **task** runs every `seconds` in each background process (tidying, keeping the JSON
+  store's snapshot files fresh); tasks must be safe to run in several processes at once.
+
+Areas register their handlers here with `@job("kind")` and `@task(seconds)`.
+"""
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from .storage.base import timestamp
+
+log = logging.getLogger("backroom.background")
+
+JOBS = {}   # kind -> handler(app, payload)
+TASKS = []  # Task
+
+
+@dataclass
+class Task:
+    name: str
+    seconds: float
+    run: object  # run(app)
+
+
+@dataclass
+class JobKind:
+    kind: str
+    run: object  # run(app, payload)
+    max_attempts: int = 10
+    lease_seconds: float = 60.0
+
+
+def job(kind, max_attempts=10, lease_seconds=60.0):
+    """Register the handler of a job kind: handler(app, payload); raising means "try again later"."""
+    def register(handler):
+        JOBS[kind] = JobKind(kind, handler, max_attempts, lease_seconds)
+        return handler
+    return register
+
+
+def task(seconds, name=None):
+    """Register a task run every `seconds` in each background process: task(app)."""
+    def register(function):
+        TASKS.append(Task(name or function.__name__, seconds, function))
+        return function
+    return register
+
+
+def retry_delay(attempts):
+    """Seconds before a failed job's next attempt: 5 s, doubling, at most an hour."""
+    return min(5 * 2 ** max(attempts - 1, 0), 3600)
+
+
+class Background:
+    """One background process's loop (see the module's docstring)."""
+
+    def __init__(self, app, name=None, poll_seconds=0.5):
+        self.app = app
+        self.store = app.extensions["backroom.store"]
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self._next_run = {}
+
+    # ---- jobs
+    def claim(self, limit=10):
+        kinds = list(JOBS)
+        if not kinds:
+            return []
+        lease = max(k.lease_seconds for k in JOBS.values())
+        with self.store.unit_of_work() as uow:
+            claimed = uow.jobs.claim(self.name, kinds, lease, limit)
+            if claimed:
+                uow.commit()
+        return claimed
+
+    def run_job(self, claimed):
+        kind = JOBS.get(claimed["kind"])
+        error = None
+        try:
+            kind.run(self.app, claimed["payload"])
+        except Exception as exc:  # noqa: BLE001 - a failed job is tried again later, never lost
+            log.warning("job %s (%s) failed: %s", claimed["id"], claimed["kind"], exc, exc_info=True)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        with self.store.unit_of_work() as uow:
+            current = uow.jobs.get(claimed["id"])
+            if current is None or current["claimed_by"] != self.name:
+                return  # taken over meanwhile (our lease ran out): the new holder reports
+            if error is None:
+                uow.jobs.delete(current["id"])
+            else:
+                current["last_error"] = error
+                current["claimed_by"] = current["claimed_until"] = None
+                if current["attempts"] >= kind.max_attempts:
+                    current["status"] = "failed"
+                else:
+                    current["status"] = "queued"
+                    current["run_at"] = timestamp(datetime.now(timezone.utc)
+                                                  + timedelta(seconds=retry_delay(current["attempts"])))
+                uow.jobs.update(current)
+            uow.commit()
+
+    def run_jobs(self):
+        """Claim and run due jobs until none is left; how many ran."""
+        done = 0
+        while not self.stopping.is_set():
+            claimed = self.claim()
+            if not claimed:
+                return done
+            for one in claimed:
+                self.run_job(one)
+                done += 1
+        return done
+
+    # ---- tasks
+    def run_tasks(self, now=None):
+        now = time.monotonic() if now is None else now
+        for one in TASKS:
+            if self._next_run.get(one.name, 0) > now:
+                continue
+            self._next_run[one.name] = now + one.seconds
+            try:
+                one.run(self.app)
+            except Exception:  # noqa: BLE001 - a task runs again on its next turn
+                log.warning("task %s failed", one.name, exc_info=True)
+
+    def run_once(self):
+        with self.app.app_context():
+            self.run_tasks()
+            self.run_jobs()
+
+    def run(self):
+        """Until stop(): jobs and tasks, waking every poll_seconds (or when events commit)."""
+        log.info("background process %s started (jobs: %s; tasks: %s)", self.name,
+                 ", ".join(sorted(JOBS)) or "none", ", ".join(t.name for t in TASKS) or "none")
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - the store may be down for a moment: try again
+                log.warning("background round failed", exc_info=True)
+            self.stopping.wait(self.poll_seconds)
+        with self.app.app_context():
+            for one in TASKS:  # a last turn at shutdown (snapshot files written out, ...)
+                if getattr(one.run, "at_shutdown", False):
+                    try:
+                        one.run(self.app, final=True)
+                    except Exception:  # noqa: BLE001
+                        log.warning("task %s failed at shutdown", one.name, exc_info=True)
+        log.info("background process %s stopped", self.name)
+
+    def stop(self, *_):
+        self.stopping.set()
+
+
+def at_shutdown(function):
+    """Mark a task to run once more when the background process stops cleanly."""
+    function.at_shutdown = True
+    return function
+
+
+def serve_forever(app, name=None):
+    """Run the loop in this process until SIGTERM or SIGINT."""
+    runner = Background(app, name)
+    signal.signal(signal.SIGTERM, runner.stop)
+    signal.signal(signal.SIGINT, runner.stop)
+    runner.run()
+    return runner
+
+
+# ---- the built-in tasks --------------------------------------------------------------------------
+
+@task(2.0, "snapshot files")
+@at_shutdown
+def keep_snapshot_files_fresh(app, final=False):
+    """The JSON store's pretty-printed files follow the journal: within `SHOP_SNAPSHOT_SETTLE_SECONDS`
+    of the last write, at most `SHOP_SNAPSHOT_MAX_LAG_SECONDS` behind under steady writes, and
+    written out when the background process stops."""
+    store = app.extensions["backroom.store"]
+    if hasattr(store, "refresh_snapshots"):
+        settle = 0.0 if final else app.config["SNAPSHOT_SETTLE_SECONDS"]
+        store.refresh_snapshots(settle, app.config["SNAPSHOT_MAX_LAG_SECONDS"])
+
+
+@task(600.0, "sessions")
+def forget_dead_sessions(app):
+    """Sessions that can no longer be used (revoked, or past the refresh token's lifetime) go."""
+    from .services import users
+    store = app.extensions["backroom.store"]
+    with store.unit_of_work() as uow:
+        if users.forget_dead_sessions(uow, app.config["REFRESH_TOKEN_TTL"]):
+            uow.commit()

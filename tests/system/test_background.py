@@ -1,0 +1,111 @@
+"""The background process beside a real gunicorn: started with it, restarted when killed, stopped with it; the JSON files it keeps fresh."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from .conftest import uses_json_store
+
+
+def children(pid):
+    """Pids of a process's live children (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != b"Z":
+            found.append(int(entry))
+    return found
+
+
+def supervisor_of(server):
+    """The supervisor the master forked (its pid is in the server's log) and its one child."""
+    for line in server.log_text().splitlines():
+        if "Background process supervisor:" in line:
+            supervisor = int(line.rsplit(":", 1)[1])
+            return supervisor
+    raise AssertionError(f"no background process was started:\n{server.log_tail()}")
+
+
+def wait_for(predicate, timeout=10.0, what="it"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def test_the_background_process_comes_back_after_kill_9_and_stops_with_the_server(make_server):
+    server = make_server(workers=2)
+    supervisor = supervisor_of(server)
+    assert supervisor in children(server.proc.pid)
+    first = wait_for(lambda: children(supervisor), what="the background process starting")[0]
+    os.kill(first, signal.SIGKILL)
+    second = wait_for(lambda: [p for p in children(supervisor) if p != first], what="a restart")[0]
+    assert second != first and "ended (signal 9); starting another" in server.log_text()
+    assert server.request("GET", "/healthz").status_code == 200
+    master = server.proc.pid
+    os.kill(master, signal.SIGTERM)
+    server.proc.wait(timeout=20)
+    wait_for(lambda: not os.path.exists(f"/proc/{second}") or _is_zombie(second),
+             what="the background process stopping with the server")
+    server.proc = None
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return True
+    return stat[stat.rindex(b")") + 2:].split()[0] == b"Z"
+
+
+def test_snapshot_files_follow_the_journal_within_seconds(make_server):
+    server = make_server(workers=2, SHOP_SNAPSHOT_SETTLE_SECONDS="0.5", SHOP_SNAPSHOT_MAX_LAG_SECONDS="3")
+    if not uses_json_store(server):
+        pytest.skip("the JSON files of the JSON store")
+    token = server.login()["access_token"]
+    products = server.data_dir / "products.json"
+    assert json.loads(products.read_text())["records"] == []  # there from the first start
+    created = server.create_product(token, "FRESH-1", stock=3)
+
+    def written():
+        doc = json.loads(products.read_text())
+        return [r for r in doc["records"] if r["sku"] == "FRESH-1"]
+    [record] = wait_for(written, timeout=10, what="products.json showing the new product")
+    assert record == created
+    movements = json.loads((server.data_dir / "stock_movements.json").read_text())["records"]
+    assert [m["delta"] for m in movements if m["product_id"] == created["id"]] == [3]
+    # under steady writes the files still follow, at most the lag behind
+    started = time.monotonic()
+    seen = None
+    while time.monotonic() - started < 8 and seen is None:
+        server.create_product(token, f"STEADY-{int((time.monotonic() - started) * 100)}", stock=1)
+        doc = json.loads(products.read_text())
+        if any(r["sku"].startswith("STEADY-") for r in doc["records"]):
+            seen = time.monotonic() - started
+        time.sleep(0.1)
+    assert seen is not None, "products.json never caught up under steady writes"
+
+
+def test_a_clean_stop_writes_the_snapshot_files_out(make_server):
+    server = make_server(workers=2, SHOP_SNAPSHOT_SETTLE_SECONDS="600", SHOP_SNAPSHOT_MAX_LAG_SECONDS="600")
+    if not uses_json_store(server):
+        pytest.skip("the JSON files of the JSON store")
+    token = server.login()["access_token"]
+    server.create_product(token, "AT-STOP", stock=1)
+    time.sleep(2.5)  # several turns of the task: not written, the writes have not settled for 600 s
+    assert "AT-STOP" not in (server.data_dir / "products.json").read_text()
+    server.stop()
+    assert "AT-STOP" in (server.data_dir / "products.json").read_text()
