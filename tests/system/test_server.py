@@ -180,3 +180,12 @@ def test_make_serve_prints_where_to_look_and_the_demo_passwords(make_server):
                           timeout=HTTP_TIMEOUT)
     assert orders.status_code == 200 and orders.json()["total"] == 4
     assert json.loads(requests.get(server.url("/readyz"), timeout=HTTP_TIMEOUT).text)["status"] == "ok"
+    # every access-log line ends with the answer's request id, the one a problem body names
+    problem = requests.get(server.url("/api/orders/none"), timeout=HTTP_TIMEOUT,
+                           headers={"Authorization": f"Bearer {token}", "X-Request-Id": "support-ticket-42"})
+    assert problem.json()["request_id"] == "support-ticket-42"
+    deadline = time.monotonic() + 5
+    while "support-ticket-42" not in server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(line.endswith(" support-ticket-42") and '"GET /api/orders/none' in line
+               for line in server.log_text().splitlines())
