@@ -63,8 +63,8 @@ class _NoCookieSession(SessionInterface):
 
 
 def _register_blueprints(app):
-    from .api import auth, delivery, health, inventory, sales, users
-    for module in (health, auth, users, inventory, sales, delivery):
+    from .api import auth, delivery, health, inventory, invites, outbox, sales, users
+    for module in (health, auth, users, invites, outbox, inventory, sales, delivery):
         app.register_blueprint(module.bp)
     try:
         from .api import barcodes

@@ -830,8 +830,15 @@ class PgEventLog(PgLogRepository):
 SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog)}
-REPOSITORIES = {decl.attr: (SPECIAL.get(decl.name) or (PgLogRepository if decl.log else PgRepository), decl)
-                for decl in DECLARED.values()}
+def _repository_class(decl):
+    if decl.name in SPECIAL:
+        return SPECIAL[decl.name]
+    if decl.log:
+        return PgLogRepository
+    return _Keyed if decl.upsert else PgRepository
+
+
+REPOSITORIES = {decl.attr: (_repository_class(decl), decl) for decl in DECLARED.values()}
 
 
 class PgUnitOfWork:
