@@ -74,7 +74,10 @@ def _register_blueprints(app):
 
 
 def _init_docs(app):
-    """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml."""
+    """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml.
+
+    app/templates/flasgger/ overrides three of flasgger's templates: the head (no web fonts from
+    another host), the footer (no version banner) and the OAuth redirect page (unused)."""
     from flasgger import Swagger
     from .api.health import load_spec
 
@@ -98,6 +101,9 @@ def _init_docs(app):
         "title": "Backroom API",
         "uiversion": 3,
         "ui_params": {"persistAuthorization": True, "displayRequestDuration": True},
+        # flasgger writes this into the page's script as it is; unset, it writes Python's None
+        # and the script stops there (flasgger issue #639). No OAuth: initOAuth gets {}.
+        "auth": {},
     }
     _Swagger(app, template=spec, config=config, merge=True)
 
