@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from flask.sessions import SessionInterface
 
-from . import errors
+from . import errors, security
 from .auth import Tokens
 from .config import load_config
 from .storage import open_store, read_or_create_secret
@@ -40,6 +40,7 @@ def create_app(overrides=None):
                                                app.config["REFRESH_TOKEN_TTL"])
 
     errors.init_app(app)
+    security.init_app(app)
     _register_blueprints(app)
     _init_docs(app)
     if app.config["CORS_ORIGINS"]:

@@ -46,14 +46,21 @@ def test_swagger_ui_start_up_script_runs_to_the_end(live_server, watch):
 
 
 @pytest.mark.backends("json")
-def test_a_page_that_throws_fails_the_watch(live_server, browser):
-    """The watch itself: an error thrown by a page script is caught and reported."""
+def test_the_watch_reports_errors_and_refused_inline_code(live_server, browser):
+    """The watch itself: a thrown error, a console error and an inline script the page's
+    Content-Security-Policy refuses are all reported."""
     from .pages import PageWatch
     watch = PageWatch(browser)
-    watch.open(f"{live_server}/healthz")
+    watch.open(f"{live_server}/apidocs/")
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return !!window.ui"))
     browser.execute_script("setTimeout(() => { throw new Error('boom'); }, 0);"
-                           "console.error('logged');")
-    time.sleep(0.3)
+                           "console.error('logged');"
+                           "const s = document.createElement('script');"
+                           "s.textContent = 'window.injected = 1';"
+                           "document.body.appendChild(s);")
+    time.sleep(0.5)
     problems = watch.collect()
+    assert browser.execute_script("return window.injected") is None
     assert any("boom" in p for p in problems), problems
     assert any("logged" in p for p in problems), problems
+    assert any("CSP violation: script-src" in p for p in problems), problems
