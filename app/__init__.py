@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from flask.sessions import SessionInterface
 
-from . import errors, request_ids
+from . import errors, request_ids, security
 from .auth import Tokens
 from .config import load_config
 from .storage import open_store, read_or_create_secret
@@ -41,6 +41,7 @@ def create_app(overrides=None):
 
     errors.init_app(app)
     request_ids.init_app(app)
+    security.init_app(app)
     _register_blueprints(app)
     _init_docs(app)
     if app.config["CORS_ORIGINS"]:
@@ -75,7 +76,10 @@ def _register_blueprints(app):
 
 
 def _init_docs(app):
-    """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml."""
+    """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml.
+
+    app/templates/flasgger/ overrides three of flasgger's templates: the head (no web fonts from
+    another host), the footer (no version banner) and the OAuth redirect page (unused)."""
     from flasgger import Swagger
     from .api.health import load_spec
 
@@ -99,6 +103,9 @@ def _init_docs(app):
         "title": "Backroom API",
         "uiversion": 3,
         "ui_params": {"persistAuthorization": True, "displayRequestDuration": True},
+        # flasgger writes this into the page's script as it is; unset, it writes Python's None
+        # and the script stops there (flasgger issue #639). No OAuth: initOAuth gets {}.
+        "auth": {},
     }
     _Swagger(app, template=spec, config=config, merge=True)
 

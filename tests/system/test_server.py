@@ -112,6 +112,19 @@ def test_errors_from_the_real_server_are_problem_json(server, admin_token, metho
     assert "Traceback" not in resp.text and "<html" not in resp.text.lower()
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/apidocs/", "/no/such/page"])
+def test_answers_carry_security_headers_and_no_version_banner(server, path):
+    """gunicorn always sends its own `Server: gunicorn` (an app cannot replace it, only add a
+    second one); it names no version, and nothing else in the answer does."""
+    resp = requests.get(server.url(path), timeout=HTTP_TIMEOUT)
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers.get("Server", "gunicorn") == "gunicorn"
+    assert "X-Powered-By" not in resp.headers
+    assert not re.search(r"(gunicorn|werkzeug|python|flask|flasgger)/?\s*\d", resp.text, re.I)
+
+
 def test_no_token_is_a_problem_with_a_bearer_challenge(server):
     resp = requests.get(server.url("/api/orders"), timeout=HTTP_TIMEOUT)
     assert resp.status_code == 401
