@@ -18,7 +18,7 @@ from schemathesis import checks
 from schemathesis.generation.modes import GenerationMode
 
 from app.services import users as user_service
-from tests.factories import create_delivery, create_product, place_order
+from tests.factories import one_of_every_kind
 from tests.security.spec import operations
 
 EXAMPLES = 12  # per operation; about 20 s per backend here (40 found nothing more)
@@ -34,11 +34,7 @@ def api_schema(app):
 @pytest.fixture
 def real_ids(client, auth, users):
     """Path parameters naming records that exist, so generated bodies reach the rules behind the 404."""
-    product = create_product(client, auth["admin"], kind="book", isbn="9780141439518")
-    order = place_order(client, auth["admin"], [(product, 1)])
-    delivery = create_delivery(client, auth["admin"], order)
-    return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
-            "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"]}
+    return one_of_every_kind(client, auth, users)
 
 
 def path_ids(path, ids):

@@ -9,7 +9,7 @@ empty body, so a route that validates or acts before it checks the role fails he
 """
 import pytest
 
-from tests.factories import create_delivery, create_product, place_order
+from tests.factories import create_product, one_of_every_kind, place_order
 
 from .spec import operations
 
@@ -63,6 +63,15 @@ EXPECTED_ROLES = {
     "lookupBarcode": PUBLIC_CATALOG,
     "scanBarcodes": STAFF,
     "printLabels": PUBLIC_CATALOG,
+    # section 12: accounts
+    "acceptInvite": EVERYONE,
+    "askForPasswordReset": EVERYONE,
+    "confirmPasswordReset": EVERYONE,
+    "listInvites": ADMIN,
+    "createInvite": ADMIN,
+    "getInvite": ADMIN,
+    "revokeInvite": ADMIN,
+    "listOutbox": ADMIN,
 }
 
 SPEC_OPERATIONS = operations()
@@ -85,11 +94,7 @@ def expected_status(operation_id, role, public_catalog=True):
 @pytest.fixture
 def records(client, auth, users):
     """One record of every kind an operation's path can name."""
-    product = create_product(client, auth["admin"], kind="book", isbn="9780141439518")
-    order = place_order(client, auth["admin"], [(product, 1)])
-    delivery = create_delivery(client, auth["admin"], order)
-    return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
-            "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"]}
+    return one_of_every_kind(client, auth, users)
 
 
 def concrete_path(path, records):
