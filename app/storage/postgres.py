@@ -922,7 +922,8 @@ class PgUnitOfWork:
         it ends. Rows that exist are locked by reading them; this covers the look-up that finds
         nothing yet ("create the admin unless that username exists")."""
         if not self.readonly:
-            self.run("SELECT pg_advisory_xact_lock(%s)", (_lock_key(*what),))
+            # advisory locks are database-wide: the schema's name keeps shops apart
+            self.run("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.store.schema or "", *what),))
 
     def remember(self, shape, record):
         for field in shape.children:
