@@ -64,8 +64,8 @@ class _NoCookieSession(SessionInterface):
 
 
 def _register_blueprints(app):
-    from .api import auth, delivery, health, inventory, invites, outbox, sales, users
-    for module in (health, auth, users, invites, outbox, inventory, sales, delivery):
+    from .api import auth, delivery, health, inventory, invites, outbox, sales, settings, users
+    for module in (health, auth, users, invites, outbox, settings, inventory, sales, delivery):
         app.register_blueprint(module.bp)
     try:
         from .api import barcodes
@@ -135,7 +135,13 @@ def bootstrap(app, out=None):
     out = out or sys.stderr
     store = app.extensions["backroom.store"]
     cfg = app.config
-    from .services import users
+    from .services import settings, users
+    with store.reader() as uow:
+        has_settings = uow.settings.get(settings.RECORD) is not None
+    if not has_settings:  # a store of an earlier release, or a new one
+        with store.unit_of_work() as uow:
+            if settings.ensure_record(uow):
+                uow.commit()
     if cfg["ADMIN_USERNAME"] and cfg["ADMIN_PASSWORD"]:
         with store.reader() as uow:
             exists = uow.users.find_by_username(cfg["ADMIN_USERNAME"]) is not None

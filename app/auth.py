@@ -24,6 +24,8 @@ PERMISSIONS = {
     "users.manage": {"admin"},
     "invites.manage": {"admin"},
     "outbox.read": {"admin"},
+    "settings.read": ALL_STAFF,
+    "settings.write": {"admin"},
     "signed_in": ALL_STAFF,
 }
 
@@ -116,7 +118,8 @@ def can(permission, user=None):
 
 def catalog_reader():
     """Staff see every product with cost; anonymous callers see active ones without cost, if allowed."""
-    if g.user is None and not current_app.config["PUBLIC_CATALOG"]:
+    from .api.store import shop_settings
+    if g.user is None and not shop_settings()["public_catalog"]:
         raise Unauthorized("Sign in to read the catalog.")
     return can("catalog.read_all")
 

@@ -265,13 +265,14 @@ def forget_dead_sessions(app):
 def send_mail(app, payload):
     """Hand a queued message to the mail server (or the outbox folder); its schedule is its own."""
     from . import mail
-    from .services import mail as mail_service
+    from .services import mail as mail_service, settings
     store = app.extensions["backroom.store"]
     with store.reader() as uow:
         message = uow.outbox.get(payload["message_id"])
+        shop_name = settings.effective(uow, app.config["SETTINGS_DEFAULTS"])["shop_name"]
     if message is None or message["status"] != "queued":
         return
-    built = mail.build(message, app.config["MAIL_FROM"], app.config["NAME"])
+    built = mail.build(message, app.config["MAIL_FROM"], shop_name)
     now = datetime.now(timezone.utc)
     name = f"{now.strftime('%Y%m%dT%H%M%S%f')}Z-{message['id']}.eml"
     error, permanent = None, False
@@ -290,8 +291,9 @@ def send_mail(app, payload):
 def act_on_password_reset_request(app, payload):
     """Look the account up and queue its message: away from the request, so its answer and its
     time tell nothing about the account."""
-    from .services import password_reset
+    from .services import password_reset, settings
     store = app.extensions["backroom.store"]
     with store.unit_of_work() as uow:
-        password_reset.act_on_request(uow, payload, app.config["NAME"], app.config["RESET_TOKEN_TTL"])
+        shop_name = settings.effective(uow, app.config["SETTINGS_DEFAULTS"])["shop_name"]
+        password_reset.act_on_request(uow, payload, shop_name, app.config["RESET_TOKEN_TTL"])
         uow.commit()

@@ -32,11 +32,24 @@ DEFAULTS = {
     "SMTP_URL": None,
     "MAIL_FROM": "noreply@localhost",
     "RESET_TOKEN_TTL": 1800,
+    "EMAIL": None,
+    "PHONE": None,
+    "ADDRESS": None,
+    "LOW_STOCK_THRESHOLD": 5,
+    "PRODUCT_APPROVAL": False,
 }
 
-_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND"}
+# the shop's settings (section 12) and the variables that give their defaults: a value stored
+# through PATCH /api/settings wins over the variable, which wins over the default above
+SETTINGS = {"shop_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": "ADDRESS",
+            "currency": "CURRENCY", "default_low_stock_threshold": "LOW_STOCK_THRESHOLD",
+            "delivery_days": "DELIVERY_DAYS", "timezone": "TIMEZONE",
+            "public_catalog": "PUBLIC_CATALOG", "product_approval": "PRODUCT_APPROVAL"}
+
+_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
-         "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL"}
+         "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL",
+         "LOW_STOCK_THRESHOLD"}
 
 
 def as_bool(value):
@@ -52,6 +65,7 @@ def load_config(app, overrides=None):
     app.config.from_prefixed_env(prefix="SHOP")
     if overrides:
         app.config.update(overrides)
+    configured = {k for k in os.environ if k.startswith("SHOP_")} | {f"SHOP_{k}" for k in (overrides or {})}
     for key in _BOOLS:
         app.config[key] = as_bool(app.config[key])
     for key in _INTS:
@@ -70,6 +84,13 @@ def load_config(app, overrides=None):
     app.config["CORS_ORIGINS"] = list(origins)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["DATA_DIR"] = str(app.config["DATA_DIR"])
+    for key in ("EMAIL", "PHONE", "ADDRESS"):
+        if app.config.get(key) in ("", None):
+            app.config[key] = None
+    # each setting's value before anything is stored, and where it comes from
+    app.config["SETTINGS_DEFAULTS"] = {
+        name: (app.config[key], "environment" if f"SHOP_{key}" in configured else "default")
+        for name, key in SETTINGS.items()}
     if app.config["SMTP_URL"]:
         from .mail import smtp_settings
         app.config["SMTP"] = smtp_settings(app.config["SMTP_URL"])  # a bad URL stops the start-up

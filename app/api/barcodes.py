@@ -11,7 +11,7 @@ from ..services.errors import ValidationFailed
 from .query_params import boolean
 from .request_body import load
 from .responses import json_response, record_response
-from .store import read, reader, write
+from .store import read, reader, shop_settings, write
 
 bp = Blueprint("barcodes", __name__, url_prefix="/api")
 
@@ -91,7 +91,7 @@ def product_barcode(product_id):
     staff = catalog_reader()
     fmt = _arg("format", "png", _one_of("png", "svg"))
     label = _arg("label", False, boolean)
-    image = read(barcodes.product_image, product_id, fmt, label, current_app.config["CURRENCY"],
+    image = read(barcodes.product_image, product_id, fmt, label, shop_settings()["currency"],
                  include_archived=staff)
     return _conditional(image.etag, image.render, image.mimetype)
 
@@ -152,7 +152,7 @@ def labels():
                                errors={"product_ids": ["Name at least one product id."]})
     copies = _arg("copies", 1, _copies)
     fmt = _arg("format", "pdf", _one_of("pdf", "png"))
-    sheet = read(barcodes.label_sheet, product_ids, copies, fmt, current_app.config["CURRENCY"],
+    sheet = read(barcodes.label_sheet, product_ids, copies, fmt, shop_settings()["currency"],
                  include_archived=staff)
     return _conditional(sheet.etag, sheet.render, sheet.mimetype,
                         {"Content-Disposition": f'inline; filename="labels.{fmt}"'})

@@ -1,5 +1,5 @@
 """Delivery routes: create, list, move along the delivery machine."""
-from flask import Blueprint, current_app, g, url_for
+from flask import Blueprint, g, url_for
 
 from schemas.deliveries import DeliveryCreateSchema, DeliveryStatusSchema, STATUSES
 from ..auth import requires
@@ -8,7 +8,7 @@ from .idempotent import idempotent_create
 from .query_params import choice, list_query, text
 from .request_body import load, raw_body
 from .responses import record_response
-from .store import page_of, read, write
+from .store import page_of, read, shop_settings, write
 
 bp = Blueprint("delivery", __name__, url_prefix="/api")
 
@@ -19,11 +19,11 @@ def create_delivery():
     """Create a delivery for an open order."""
     body = raw_body()
     data = load(DeliveryCreateSchema, body=body)
-    config = current_app.config
+    shop = shop_settings()
 
     def run(uow):
-        delivery = deliveries.create_delivery(uow, data, g.user["id"], config["DELIVERY_DAYS"],
-                                              config["TIMEZONE"])
+        delivery = deliveries.create_delivery(uow, data, g.user["id"], shop["delivery_days"],
+                                              shop["timezone"])
         return 201, delivery, {"Location": url_for("delivery.get_delivery",
                                                    delivery_id=delivery["id"])}
     return idempotent_create("deliveries.create", body, run)

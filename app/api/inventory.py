@@ -10,7 +10,7 @@ from .query_params import boolean, choice, list_query, text
 from .request_body import load, raw_body
 from .response_cache import cached_response, remember_response
 from .responses import json_response, page_response, record_response
-from .store import page_of, read, reader, write
+from .store import page_of, read, reader, shop_settings, write
 
 bp = Blueprint("inventory", __name__, url_prefix="/api")
 
@@ -66,7 +66,8 @@ def list_products():
 def create_product():
     """Create a product with its opening stock."""
     data = load(ProductInSchema)
-    product = write(catalog.create_product, data, g.user["id"])
+    product = write(catalog.create_product, data, g.user["id"],
+                    shop_settings()["default_low_stock_threshold"])
     return record_response(product, 201,
                            {"Location": url_for("inventory.get_product", product_id=product["id"])})
 

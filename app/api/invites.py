@@ -1,5 +1,5 @@
 """Invite routes (admins): invite staff by a single-use code, list and revoke invites."""
-from flask import Blueprint, current_app, g, request, url_for
+from flask import Blueprint, g, request, url_for
 
 from schemas.invites import InviteCreateSchema
 from schemas.users import ROLES
@@ -9,7 +9,7 @@ from ..services.errors import ValidationFailed
 from .query_params import choice, list_query, text
 from .request_body import load
 from .responses import page_response, record_response
-from .store import read, write
+from .store import read, shop_settings, write
 
 bp = Blueprint("invites", __name__, url_prefix="/api/invites")
 STATUSES = ("pending", "used", "revoked", "expired")
@@ -20,7 +20,7 @@ STATUSES = ("pending", "used", "revoked", "expired")
 def create_invite():
     """Invite someone: the answer carries the code, this once."""
     data = load(InviteCreateSchema)
-    invite, code = write(invites.create_invite, data, g.user["id"], current_app.config["NAME"])
+    invite, code = write(invites.create_invite, data, g.user["id"], shop_settings()["shop_name"])
     return record_response({**invites.view(invite), "code": code}, 201,
                            {"Location": url_for("invites.get_invite", invite_id=invite["id"])})
 

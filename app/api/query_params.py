@@ -2,7 +2,7 @@
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request
+from flask import request
 
 from ..services.errors import ValidationFailed
 from ..storage.base import Query
@@ -35,7 +35,8 @@ def _moment(name, end):
     if not raw:
         return None
     raw = raw.strip()
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    from .store import shop_settings
+    tz = ZoneInfo(shop_settings()["timezone"])
     try:
         if len(raw) == 10:
             day = datetime.strptime(raw, "%Y-%m-%d").date()

@@ -5,7 +5,7 @@ from schemas.common import EmptySchema
 from schemas.orders import (CancelSchema, ORDER_STATUSES, OrderCreateSchema, PAYMENT_STATUSES,
                             PaymentSchema, load_plain_order)
 from ..auth import can, requires
-from ..services import orders
+from ..services import orders, settings
 from .idempotent import idempotent_create
 from .query_params import choice, list_query, text
 from .request_body import load, raw_body
@@ -23,7 +23,8 @@ def create_order():
     data = load_plain_order(body) or load(OrderCreateSchema, body=body)
 
     def run(uow):
-        order = orders.place_order(uow, data, g.user["id"], current_app.config["CURRENCY"])
+        currency = settings.currency_for_sale(uow, current_app.config["SETTINGS_DEFAULTS"])
+        order = orders.place_order(uow, data, g.user["id"], currency)
         # what url_for("sales.get_order", ...) gives, without the URL map on the busiest route
         return 201, order, {"Location": f"{request.script_root}/api/orders/{order['id']}"}
     return idempotent_create("orders.create", body, run)

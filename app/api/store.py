@@ -1,5 +1,5 @@
 """The store as a route reaches it: a reader, a unit of work, and one service call in either."""
-from flask import current_app
+from flask import current_app, g
 
 from .responses import page_response
 
@@ -35,3 +35,13 @@ def page_of(collection, query, dump=None):
     with reader() as uow:
         items, total = getattr(uow, collection).list(query)
     return page_response(items if dump is None else [dump(item) for item in items], total, query)
+
+
+def shop_settings():
+    """The settings in effect for this request (read once per request, fresh from the store, so a
+    change made through any worker applies to what follows)."""
+    cached = g.get("shop_settings")
+    if cached is None:
+        from ..services import settings
+        cached = g.shop_settings = read(settings.effective, current_app.config["SETTINGS_DEFAULTS"])
+    return cached

@@ -83,9 +83,12 @@ def _store(uow, product, new):
     return product
 
 
-def create_product(uow, data, user_id=None):
-    """A new product with its opening stock (ledger reason `opening`)."""
+def create_product(uow, data, user_id=None, default_threshold=None):
+    """A new product with its opening stock (ledger reason `opening`); without a
+    low_stock_threshold it takes the shop's default (settings' default_low_stock_threshold)."""
     product = {"id": new_id(), **DEFAULTS}
+    if default_threshold is not None:
+        product["low_stock_threshold"] = default_threshold
     product.update({k: v for k, v in data.items() if k in WRITABLE})
     product["stock"] = data.get("stock", 0) or 0
     product = _ordered(_normalise(product))

@@ -188,6 +188,12 @@ DECLARED = [
         F("id"), F("user_id"), F("token_hash"), F("expires_at", "ts"), F("used_at", "ts"),
         F("voided", "bool"), *stamps()],
         unique=(Unique("token_hash", "exact"),), lookups={"user_id": "for_user"}),
+    # the shop's settings: one record ("shop"); a field left null takes its variable or default
+    Collection("settings", [
+        F("id"), F("shop_name"), F("email"), F("phone"), F("address"), F("currency"),
+        F("default_low_stock_threshold", "int"), F("delivery_days", "int"), F("timezone"),
+        F("public_catalog", "bool"), F("product_approval", "bool"), *stamps()],
+        time_ids=False, upsert=True),
     # hits per (what, who) in a sliding window, as Unix times: refused invite codes per address, ...
     Collection("throttles", [F("id"), F("hits", "floats"), F("updated_at", "ts")],
                time_ids=False, upsert=True),

@@ -72,6 +72,8 @@ EXPECTED_ROLES = {
     "getInvite": ADMIN,
     "revokeInvite": ADMIN,
     "listOutbox": ADMIN,
+    "getSettings": STAFF,
+    "updateSettings": ADMIN,
 }
 
 SPEC_OPERATIONS = operations()
