@@ -28,11 +28,18 @@ DEFAULTS = {
     "SNAPSHOT_SETTLE_SECONDS": 2.0,
     "SNAPSHOT_MAX_LAG_SECONDS": 30.0,
     "BACKGROUND": True,
+    # section 14: the catalog workflow and the assistant (PRODUCT_APPROVAL until section 12's settings)
+    "PRODUCT_APPROVAL": False,
+    "ASSISTANT_LLM_URL": None,
+    "ASSISTANT_LLM_MODEL": "gpt-4o-mini",
+    "ASSISTANT_LLM_KEY": None,
+    "ASSISTANT_LLM_TIMEOUT": 10.0,
+    "ASSISTANT_PER_MINUTE": 20,
 }
 
-_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND"}
+_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
-         "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS"}
+         "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "ASSISTANT_PER_MINUTE"}
 
 
 def as_bool(value):
@@ -52,9 +59,11 @@ def load_config(app, overrides=None):
         app.config[key] = as_bool(app.config[key])
     for key in _INTS:
         app.config[key] = int(app.config[key])
-    for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS"):
+    for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS",
+                "ASSISTANT_LLM_TIMEOUT"):
         app.config[key] = float(app.config[key])
-    for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY"):
+    for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY",
+                "ASSISTANT_LLM_URL", "ASSISTANT_LLM_KEY"):
         if app.config.get(key) in ("", None):
             app.config[key] = None
         else:

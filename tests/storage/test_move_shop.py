@@ -44,6 +44,10 @@ def json_shop(tmp_path, fast_hashing):
         idempotency.remember(uow, manager["id"], "orders.create", "key-1", {"a": 1}, 201,
                              {"id": order["id"], "total": "14.50"}, {"Location": "/api/orders/x"})
         uow.jobs.enqueue("example", {"order_id": order["id"]})
+        uow.conversations.add({"id": "cnv_example", "user_id": manager["id"], "messages": [
+            {"role": "user", "content": "Any Dune?", "products": [], "at": "2026-11-21T10:15:00Z"}]})
+        uow.rate_limits.save({"id": "assistant:ip:10.0.0.1", "hits": [1763720100.25],
+                              "updated_at": "2026-11-21T10:15:00Z"})
         uow.events.add("order.cancelled", order)
         uow.events.add("stock.low", product)
         uow.commit()
