@@ -62,8 +62,8 @@ class _NoCookieSession(SessionInterface):
 
 
 def _register_blueprints(app):
-    from .api import auth, delivery, health, inventory, sales, users
-    for module in (health, auth, users, inventory, sales, delivery):
+    from .api import assistant, auth, delivery, health, inventory, sales, users
+    for module in (health, auth, users, inventory, sales, delivery, assistant):
         app.register_blueprint(module.bp)
     try:
         from .api import barcodes
