@@ -115,19 +115,22 @@ class _Words:
     searchable: frozenset  # stemmed words of title, author and description
 
 
-_WORDS = {}  # (id, version) -> _Words: a product's words are read once per version
+_WORDS = {}  # product id -> (the record read, its version, its _Words): words read once per version
 
 
 def words_of(product):
-    key = (product["id"], product.get("version"), product.get("updated_at"))
-    hit = _WORDS.get(key)
-    if hit is None:
-        if len(_WORDS) > 100_000:
-            _WORDS.clear()
-        text = " ".join(product.get(k) or "" for k in ("title", "author", "description"))
-        hit = _WORDS[key] = _Words(tokenize(product["title"]), tokenize(product.get("author") or ""),
-                                   frozenset(_stem(w) for w in tokenize(text)))
-    return hit
+    """The product's words, tokenized once per version of it (a question reads every product)."""
+    hit = _WORDS.get(product["id"])
+    if hit is not None and (hit[0] is product or (hit[1] == product.get("version")
+                                                   and hit[0].get("updated_at") == product.get("updated_at"))):
+        return hit[2]
+    if len(_WORDS) > 200_000:
+        _WORDS.clear()
+    text = " ".join(product.get(k) or "" for k in ("title", "author", "description"))
+    words = _Words(tokenize(product["title"]), tokenize(product.get("author") or ""),
+                   frozenset(_stem(w) for w in tokenize(text)))
+    _WORDS[product["id"]] = (product, product.get("version"), words)
+    return words
 
 
 def _longest(matches):
