@@ -242,3 +242,19 @@ def test_a_model_that_cannot_be_reached_gives_the_built_in_reply(make_app, shelv
 def test_a_long_model_reply_is_cut_to_4000_characters(with_model, model, shelves):
     model.reply = "x" * 5000
     assert len(_ask(with_model, "books")["reply"]) == 4000
+
+
+def test_the_limit_is_shared_by_workers_on_one_store(make_app, auth):
+    """Two apps on one store are two workers: the minute is counted once for both."""
+    first = make_app(ASSISTANT_PER_MINUTE=3).test_client()
+    second = make_app(ASSISTANT_PER_MINUTE=3).test_client()
+    for client in (first, second, first):
+        _ask(client, "books", auth["viewer"])
+    assert_problem(second.post("/api/assistant/messages", json={"message": "books"}, headers=auth["viewer"]),
+                   429, "rate_limited")
+
+
+def test_a_limit_of_0_is_no_limit(make_app, auth):
+    client = make_app(ASSISTANT_PER_MINUTE=0).test_client()
+    for _ in range(25):
+        _ask(client, "books")
