@@ -64,8 +64,8 @@ class _NoCookieSession(SessionInterface):
 
 
 def _register_blueprints(app):
-    from .api import auth, delivery, health, inventory, invites, outbox, sales, settings, users
-    for module in (health, auth, users, invites, outbox, settings, inventory, sales, delivery):
+    from .api import assistant, auth, delivery, health, inventory, invites, outbox, sales, settings, users
+    for module in (health, auth, users, invites, outbox, settings, inventory, sales, delivery, assistant):
         app.register_blueprint(module.bp)
     try:
         from .api import barcodes
@@ -150,12 +150,33 @@ def bootstrap(app, out=None):
                 if users.ensure_admin(uow, cfg["ADMIN_USERNAME"], cfg["ADMIN_PASSWORD"]):
                     uow.commit()
                     print(f"created admin user {cfg['ADMIN_USERNAME']!r}", file=out)
+    _link_categories(store, out)
     if cfg["DEMO_DATA"]:
         with store.reader() as uow:
             empty = uow.products.count() == 0
         if empty:
             from scripts.demo_data import seed
             seed(store, cfg, out)
+
+
+def _link_categories(store, out):
+    """Section 14: products' category strings become categories, once (a restart finds none left).
+
+    One unit of work: the JSON store's holds the cross-process lock, and on PostgreSQL the claim
+    makes a second worker wait, then find nothing to do."""
+    from .services import categories
+    from .storage.base import Query
+    unlinked = Query(filters={"unlinked_category": True}, limit=1)
+    with store.reader() as uow:
+        if uow.products.list(unlinked)[1] == 0:
+            return
+    with store.unit_of_work() as uow:
+        if hasattr(uow, "claim"):
+            uow.claim("products", "link categories")
+        linked = categories.link_product_categories(uow)
+        uow.commit()
+    if linked:
+        print(f"linked {linked} products to their categories", file=out)
 
 
 logging.getLogger("backroom").setLevel(logging.INFO)

@@ -8,12 +8,18 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from .services import users as user_service
 from .services.errors import Forbidden, Unauthorized
 
-ALL_STAFF = {"admin", "manager", "clerk", "viewer"}
+ALL_STAFF = {"admin", "manager", "clerk", "editor", "viewer"}
 
-# who may do what (contract section 3)
+# who may do what (contract section 3, and the rows each later section adds)
 PERMISSIONS = {
     "catalog.read_all": ALL_STAFF,
-    "catalog.write": {"admin", "manager"},
+    # what the shop paid: the one rule that keeps `cost` from an editor (schemas.products.product_out
+    # applies it to every product answer; sort=cost and a body with cost are refused by it too)
+    "catalog.cost": ALL_STAFF - {"editor"},
+    "catalog.write": {"admin", "manager", "editor"},
+    "catalog.submit": {"admin", "manager", "editor"},
+    "catalog.review": {"admin", "manager"},
+    "categories.write": {"admin", "manager", "editor"},
     "stock.write": {"admin", "manager"},
     "orders.read": ALL_STAFF,
     "orders.write": {"admin", "manager", "clerk"},
@@ -26,6 +32,7 @@ PERMISSIONS = {
     "outbox.read": {"admin"},
     "settings.read": ALL_STAFF,
     "settings.write": {"admin"},
+    "assistant.read_all": {"admin"},
     "signed_in": ALL_STAFF,
 }
 
@@ -122,6 +129,11 @@ def catalog_reader():
     if g.user is None and not shop_settings()["public_catalog"]:
         raise Unauthorized("Sign in to read the catalog.")
     return can("catalog.read_all")
+
+
+def sees_cost():
+    """Whether the caller may see (and set) what the shop paid: never an editor, never anonymous."""
+    return can("catalog.cost")
 
 
 def requires(permission):

@@ -37,6 +37,12 @@ DEFAULTS = {
     "ADDRESS": None,
     "LOW_STOCK_THRESHOLD": 5,
     "PRODUCT_APPROVAL": False,
+    # section 14: the assistant
+    "ASSISTANT_LLM_URL": None,
+    "ASSISTANT_LLM_MODEL": "gpt-4o-mini",
+    "ASSISTANT_LLM_KEY": None,
+    "ASSISTANT_LLM_TIMEOUT": 10.0,
+    "ASSISTANT_PER_MINUTE": 20,
 }
 
 # the shop's settings (section 12) and the variables that give their defaults: a value stored
@@ -49,7 +55,7 @@ SETTINGS = {"shop_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": 
 _BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
          "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL",
-         "LOW_STOCK_THRESHOLD"}
+         "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE"}
 
 
 def as_bool(value):
@@ -70,10 +76,11 @@ def load_config(app, overrides=None):
         app.config[key] = as_bool(app.config[key])
     for key in _INTS:
         app.config[key] = int(app.config[key])
-    for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS"):
+    for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS",
+                "ASSISTANT_LLM_TIMEOUT"):
         app.config[key] = float(app.config[key])
     for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY",
-                "SMTP_URL"):
+                "SMTP_URL", "ASSISTANT_LLM_URL", "ASSISTANT_LLM_KEY"):
         if app.config.get(key) in ("", None):
             app.config[key] = None
         else:

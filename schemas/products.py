@@ -1,10 +1,10 @@
 """Products and stock: what a client may send, and the shapes sent back."""
-from marshmallow import fields, validate
+from marshmallow import fields, pre_load, validate, validates
 
-from .common import InputSchema, Money, StrictInteger
+from .common import InputSchema, Money, StrictInteger, ValidationError
 
 KINDS = ("book", "general")
-STATUSES = ("active", "archived")
+STATUSES = ("draft", "pending_review", "active", "archived")
 ADJUSTMENT_REASONS = ("received", "count", "damaged", "lost", "returned", "other")
 
 
@@ -20,11 +20,19 @@ class ProductInSchema(InputSchema):
     barcode = fields.String(allow_none=True, validate=validate.Length(max=48))
     description = fields.String(allow_none=True, validate=validate.Length(max=5000))
     category = fields.String(allow_none=True, validate=validate.Length(max=100))
+    category_id = fields.String(allow_none=True, validate=validate.Length(max=100))
     price = Money(required=True)
     cost = Money(allow_none=True)
     stock = StrictInteger(validate=validate.Range(min=0, max=MAX_COUNT))
     low_stock_threshold = StrictInteger(validate=validate.Range(min=0, max=MAX_COUNT))
     status = fields.String(validate=validate.OneOf(STATUSES))
+
+    @pre_load
+    def drop_review(self, data, **kwargs):
+        """`review` is read-only: the history of submit, approve and reject."""
+        if isinstance(data, dict) and "review" in data:
+            data = {k: v for k, v in data.items() if k != "review"}
+        return data
 
 
 class AdjustmentSchema(InputSchema):
@@ -40,8 +48,52 @@ class ReceiveSchema(InputSchema):
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
-def product_out(product, with_cost=True):
-    """The product as clients see it; anonymous catalog readers never see `cost`."""
-    if with_cost:
+class ReviewSchema(InputSchema):
+    """The body of submit, approve and reject: an optional comment (required to reject)."""
+
+    comment = fields.String(allow_none=True, load_default=None)
+
+    @validates("comment")
+    def _comment(self, value, **kwargs):
+        if value is not None and not 1 <= len(value.strip()) <= 1000:
+            raise ValidationError("Must be 1 to 1000 characters (trimmed).")
+
+
+class RejectSchema(ReviewSchema):
+    comment = fields.String(required=True, allow_none=False)
+
+    @validates("comment")
+    def _comment(self, value, **kwargs):
+        if not 1 <= len(value.strip()) <= 1000:
+            raise ValidationError("A reason for rejecting, 1 to 1000 characters (trimmed).")
+
+
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+class CategoryInSchema(InputSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    slug = fields.String(validate=[validate.Length(min=1, max=100),
+                                   validate.Regexp(SLUG, error="Lower-case letters and digits, "
+                                                               "words joined by single hyphens.")])
+    parent_id = fields.String(allow_none=True, validate=validate.Length(max=100))
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+    @validates("name")
+    def _name(self, value, **kwargs):
+        if not 1 <= len(value.strip()) <= 100:
+            raise ValidationError("Must be 1 to 100 characters (trimmed).")
+
+
+def product_out(product, staff=True, with_cost=True):
+    """The product as its reader sees it: the one place `cost` and `review` are kept from those
+    who may not see them (anonymous readers: neither; an editor: no `cost`)."""
+    if staff and with_cost and "review" in product and "category_id" in product:
         return product
-    return {k: v for k, v in product.items() if k != "cost"}
+    out = {k: v for k, v in product.items() if k != "cost" or with_cost}
+    if staff:
+        out.setdefault("review", [])
+    else:
+        out.pop("review", None)
+    out.setdefault("category_id", None)
+    return out

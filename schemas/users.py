@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from .common import InputSchema
 
-ROLES = ("admin", "manager", "clerk", "viewer")
+ROLES = ("admin", "manager", "clerk", "editor", "viewer")
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{1,64}$",
                            error="1 to 64 letters, digits, or . _ @ -")
 

@@ -2,10 +2,15 @@
 import secrets
 import sys
 
-from app.services import catalog, deliveries, orders, users
+from app.services import catalog, categories, deliveries, orders, users
 from app.services.codes import ean_check_digit
 
-ROLE_USERS = ("admin", "manager", "clerk", "viewer")
+ROLE_USERS = ("admin", "manager", "clerk", "editor", "viewer")
+# section 14: the demo products sit in a tree two levels deep (top level -> its children)
+CATEGORY_TREE = {
+    "Books": ("Classics", "Fantasy", "Science fiction"),
+    "Gifts and stationery": ("Merchandise", "Gifts", "Stationery", "Gift cards"),
+}
 
 
 def _isbn(body12):
@@ -45,16 +50,22 @@ def seed(store, config, out=sys.stderr):
                 created.append((role, password))
         staff = uow.users.find_by_username("manager") or uow.users.find_by_username("admin")
         staff_id = staff["id"] if staff else None
+        shelves = {}
+        for top, children in CATEGORY_TREE.items():
+            parent = categories.category_named(uow, top) or categories.create_category(uow, {"name": top})
+            for name in children:
+                shelves[name.lower()] = (categories.category_named(uow, name) or categories.create_category(
+                    uow, {"name": name, "parent_id": parent["id"]}))["id"]
         products = []
         for sku, title, author, body, price, cost, qty, category in BOOKS:
             products.append(catalog.create_product(uow, {
                 "sku": sku, "title": title, "kind": "book", "author": author, "isbn": _isbn(body),
-                "price": price, "cost": cost, "stock": qty, "category": category,
+                "price": price, "cost": cost, "stock": qty, "category_id": shelves[category],
                 "low_stock_threshold": 3}, staff_id))
         for sku, title, barcode, price, cost, qty, category in GENERAL:
             products.append(catalog.create_product(uow, {
                 "sku": sku, "title": title, "kind": "general", "barcode": barcode, "price": price,
-                "cost": cost, "stock": qty, "category": category}, staff_id))
+                "cost": cost, "stock": qty, "category_id": shelves[category]}, staff_id))
         currency = config["CURRENCY"]
         first = orders.place_order(uow, {"items": [{"product_id": products[0]["id"], "quantity": 1},
                                                    {"product_id": products[8]["id"], "quantity": 1}],

@@ -8,7 +8,7 @@ answer; with SHOP_TEST_REQUIRE_POSTGRES=1 (.ci/run) it fails instead.
 - `backend` names the current one; `@pytest.mark.backends("json")` keeps a test to those named.
 - `make_app(**config)` builds another app on the same store (e.g. with PUBLIC_CATALOG=False).
 - On PostgreSQL, the run has one migrated schema; before each test it is emptied and given the
-  same four users and signed-in sessions as the JSON seed, so `tokens`/`auth` work on both.
+  same users (one per role) and signed-in sessions as the JSON seed, so `tokens`/`auth` work on both.
   `data_dir` is then a temp folder holding only secret.key.
 - System tests start servers with tests.pg.backend_overrides(backend, tmp_path).
 """
@@ -24,7 +24,7 @@ from . import pg
 
 BACKENDS = ("json", "postgres")
 PASSWORDS = {"admin": "admin-pass-1", "manager": "manager-pass-1", "clerk": "clerk-pass-1",
-             "viewer": "viewer-pass-1"}
+             "editor": "editor-pass-1", "viewer": "viewer-pass-1"}
 
 
 def pytest_configure(config):

@@ -4,12 +4,12 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import PathConverter
 
 from schemas.common import EmptySchema
-from schemas.products import product_out
-from ..auth import can, catalog_reader, optional_user, requires
+from ..auth import catalog_reader, optional_user, requires
 from ..services import barcodes
 from ..services.errors import ValidationFailed
 from .query_params import boolean
 from .request_body import load
+from .product_views import product_answer, writer
 from .responses import json_response, record_response
 from .store import read, reader, shop_settings, write
 
@@ -101,7 +101,8 @@ def product_barcode(product_id):
 def assign_barcode(product_id):
     """Give a product without a barcode a new in-store EAN-13 (prefix 20)."""
     load(EmptySchema, optional=True)
-    return record_response(write(barcodes.assign_store_barcode, product_id))
+    return record_response(product_answer(write(barcodes.assign_store_barcode, product_id,
+                                                writer=writer())))
 
 
 @bp.get("/barcodes/<scanned:code>")
@@ -113,7 +114,7 @@ def lookup_barcode(code):
     etag = f'"{product["version"]}"'
     if request.if_none_match.contains_weak(etag.strip('"')):
         return Response(status=304, headers={"ETag": etag})
-    return record_response(product_out(product, staff))
+    return record_response(product_answer(product))
 
 
 def _uploaded_picture():
@@ -137,7 +138,7 @@ def scan_barcodes():
     """Every barcode zbar finds in a photo, each with the product it names (or null)."""
     data = _uploaded_picture()
     codes = barcodes.scan_picture(data, current_app.config["MAX_IMAGE_PIXELS"], reader)
-    return json_response({"codes": [{**c, "product": product_out(c["product"], can("catalog.read_all"))
+    return json_response({"codes": [{**c, "product": product_answer(c["product"])
                                       if c["product"] else None} for c in codes]})
 
 

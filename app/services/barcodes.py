@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps, Unidentified
 
 from .catalog import get_product, update_product
 from .codes import IN_STORE_PREFIX, ean_check_digit, lookup_forms, symbology
-from .errors import (BarcodeExists, Conflict, ImageTooLarge, NotFound, NotPrintable, ScannerUnavailable,
-                     ValidationFailed)
+from .errors import (BarcodeExists, Conflict, Forbidden, ImageTooLarge, NotFound, NotPrintable,
+                     ScannerUnavailable, ValidationFailed)
 from .stock import find_by_code
 
 DPI = 300
@@ -312,9 +312,12 @@ def _taken(uow, code):
                for form in lookup_forms(code))
 
 
-def assign_store_barcode(uow, product_id, rng=None):
-    """Give a product that has no barcode a new, unused in-store EAN-13; 409 barcode_exists otherwise."""
+def assign_store_barcode(uow, product_id, rng=None, writer=None):
+    """Give a product that has no barcode a new, unused in-store EAN-13; 409 barcode_exists otherwise.
+    writer (catalog.Writer): an editor, while approval is on, gives codes to drafts only."""
     product = get_product(uow, product_id)
+    if writer is not None and writer.drafts_only and product["status"] != "draft":
+        raise Forbidden("While approval is on, this role edits drafts only.")
     if product.get("barcode"):
         raise BarcodeExists(f"This product already has the barcode {product['barcode']}.",
                             barcode=product["barcode"])
@@ -322,7 +325,7 @@ def assign_store_barcode(uow, product_id, rng=None):
     for _ in range(MAX_TRIES):
         code = new_store_code(rng)
         if not _taken(uow, code):
-            return update_product(uow, product_id, {"barcode": code})
+            return update_product(uow, product_id, {"barcode": code})  # as staff: the check is above
     raise Conflict("No unused in-store code was found; try again.")
 
 

@@ -64,7 +64,8 @@ class DuplicateValue(Conflict):
                          errors={field: ["Already in use."]})
         self.field = field
         self.code = {"sku": "duplicate_sku", "barcode": "duplicate_barcode",
-                     "username": "duplicate_username", "isbn": "duplicate_isbn"}.get(field, "duplicate_value")
+                     "username": "duplicate_username", "isbn": "duplicate_isbn",
+                     "name": "duplicate_name", "slug": "duplicate_slug"}.get(field, "duplicate_value")
 
 
 class LastAdmin(Conflict):
@@ -147,3 +148,18 @@ class InvalidToken(ValidationFailed):
 
     code = "invalid_token"
     title = "Invalid token"
+# ---- section 14: the category tree
+
+class CategoryCycle(Conflict):
+    code = "category_cycle"
+    title = "A category cannot sit under itself"
+
+
+class CategoryTooDeep(Conflict):
+    code = "category_too_deep"
+    title = "Categories nest at most five levels"
+
+
+class CategoryNotEmpty(Conflict):
+    code = "category_not_empty"
+    title = "Category still in use"

@@ -10,7 +10,7 @@ from ..storage.base import Query, UniqueViolation, new_id, timestamp, utcnow
 from .errors import (DuplicateValue, LastAdmin, NotFound, PreconditionFailed, RateLimited,
                      Unauthorized, ValidationFailed)
 
-ROLES = ("admin", "manager", "clerk", "viewer")
+ROLES = ("admin", "manager", "clerk", "editor", "viewer")
 MIN_PASSWORD = 8
 LOGIN_WINDOW = 60.0
 

@@ -126,9 +126,11 @@ DECLARED = [
     Collection("products", [
         F("id"), F("sku"), F("title"), F("kind"), F("author"), F("isbn"), F("barcode"),
         F("description"), F("category"), F("price", "money"), F("cost", "money"), F("stock", "int"),
-        F("low_stock_threshold", "int"), F("status"), *stamps()],
+        F("low_stock_threshold", "int"), F("status"), *stamps(),
+        F("category_id"), F("review", "json")],  # section 14: the category tree, the review history
         unique=(Unique("sku", "lower"), Unique("barcode", "code", sql="barcode_key"),
                 Unique("isbn", "exact")),
+        lookups={"category_id": "in_category"},
         indexes=(Index(("status", "kind", "id"), name="products_status_kind_idx"),
                  Index(("category",), name="products_category_idx"))),
     Collection("stock_movements", [
@@ -197,6 +199,16 @@ DECLARED = [
     # hits per (what, who) in a sliding window, as Unix times: refused invite codes per address, ...
     Collection("throttles", [F("id"), F("hits", "floats"), F("updated_at", "ts")],
                time_ids=False, upsert=True),
+    # ---- section 14: the category tree, the assistant's conversations, per-minute rate counts
+    Collection("categories", [
+        F("id"), F("name"), F("slug"), F("parent_id"), F("description"), *stamps()],
+        unique=(Unique("name", "lower"), Unique("slug", "exact")),
+        lookups={"parent_id": "children_of"}),
+    Collection("conversations", [F("id"), F("user_id"), F("messages", "json"), *stamps()],
+               time_ids=False, lookups={"user_id": "of_user"}),
+    # a sliding window per limited caller ("assistant:user:<id>"): the times of its recent hits
+    Collection("rate_limits", [F("id"), F("hits", "floats"), F("updated_at", "ts")],
+               time_ids=False, upsert=True, indexes=(Index(("updated_at",)),)),
 ]
 
 COLLECTIONS = {c.name: c for c in DECLARED}

@@ -606,10 +606,23 @@ class PgRepository:
             self.uow.known[mark] = signature
 
 
+def _unlinked_category(alias, wanted, params):
+    cond = f"(NULLIF(btrim({alias}.category), '') IS NOT NULL AND {alias}.category_id IS NULL)"
+    return cond if wanted is True else f"NOT {cond}"
+
+
 class PgProductRepository(PgRepository):
     collection = "products"
     special = ProductRepository.special
-    sql_special = {"low_stock": _low_stock}
+    sql_special = {"low_stock": _low_stock, "unlinked_category": _unlinked_category}
+
+    def count_active_in(self, category_ids):
+        """How many active products are in any of these categories."""
+        ids = [i for i in set(category_ids) if _usable(i)]
+        if not ids:
+            return 0
+        return self.uow.rows("SELECT count(*) FROM products WHERE category_id = ANY(%s) "
+                             "AND status = 'active'", (ids,))[0][0]
 
     def change_stock(self, product_id, delta):
         """Add delta to stock unless it would go below zero, in one statement; the product, or None if short."""

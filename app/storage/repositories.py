@@ -308,7 +308,15 @@ class ProductRepository(Repository):
     special = {
         "low_stock": lambda wanted: (
             lambda r: (r["stock"] <= r.get("low_stock_threshold", 0)) == wanted),
+        # section 14's start-up step: a category string that names no category yet
+        "unlinked_category": lambda wanted: (
+            lambda r: (bool((r.get("category") or "").strip()) and not r.get("category_id")) == wanted),
     }
+
+    def count_active_in(self, category_ids):
+        """How many active products are in any of these categories."""
+        return sum(1 for cid in set(category_ids) for r in self.tx.find_indexed(self.collection, "category_id", cid)
+                   if r.get("status") == "active")
 
     def change_stock(self, product_id, delta):
         """Add delta to stock unless it would go below zero; the updated product, or None if short."""

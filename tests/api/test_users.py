@@ -31,8 +31,8 @@ def test_admin_lists_users_without_secrets(client, auth):
     resp = client.get("/api/users", headers=auth["admin"])
     assert resp.status_code == 200
     body = resp.get_json()
-    assert body["total"] == 4 and {u["username"] for u in body["items"]} == {
-        "admin", "manager", "clerk", "viewer"}
+    assert body["total"] == 5 and {u["username"] for u in body["items"]} == {
+        "admin", "manager", "clerk", "editor", "viewer"}
     assert all("password_hash" not in u for u in body["items"])
     only_clerks = client.get("/api/users?role=clerk", headers=auth["admin"]).get_json()
     assert [u["username"] for u in only_clerks["items"]] == ["clerk"]

@@ -772,3 +772,77 @@ def test_a_listener_is_woken_when_another_process_commits_an_event(shop):
     assert woke and waited < 5
     assert [e["type"] for e in listener.events_after(None)] == ["test.woke"]
     listener.close()
+# ---- section 14: categories, products in them, conversations, rate limits ---------------------------
+
+def category(**fields):
+    n = next(_n)
+    record = {"id": new_id(), "name": f"Category {n}", "slug": f"category-{n}", "parent_id": None,
+              "description": None}
+    record.update(fields)
+    return record
+
+
+def test_categories_round_trip_with_unique_names_and_slugs_and_their_children(shop):
+    top = category(name="Crime fiction", slug="crime-fiction", description="Détectives")
+    child = category(parent_id=top["id"])
+    commit(shop, lambda uow: [uow.categories.add(top), uow.categories.add(child)])
+    with shop.reader() as uow:
+        assert uow.categories.get(top["id"]) == top
+        assert uow.categories.find_by_name("CRIME FICTION")["id"] == top["id"]
+        assert uow.categories.find_by_slug("crime-fiction")["id"] == top["id"]
+        assert [c["id"] for c in uow.categories.children_of(top["id"])] == [child["id"]]
+    for clash in (category(name="crime Fiction"), category(slug="crime-fiction")):
+        with pytest.raises(UniqueViolation):
+            commit(shop, lambda uow: uow.categories.add(clash))
+    commit(shop, lambda uow: uow.categories.delete(child["id"]))
+    assert read(shop, lambda uow: uow.categories.children_of(top["id"])) == []
+
+
+def test_products_are_found_and_counted_by_category_and_unlinked_names_listed(shop):
+    crime = category()
+    poetry = category()
+    products = [product(category_id=crime["id"], category=crime["name"], review=[]),
+                product(category_id=crime["id"], status="draft"),
+                product(category_id=poetry["id"]),
+                product(category="Old name", category_id=None),
+                product(category="  ")]
+    commit(shop, lambda uow: [uow.categories.add(crime), uow.categories.add(poetry),
+                              *[uow.products.add(p) for p in products]])
+    with shop.reader() as uow:
+        assert [p["id"] for p in uow.products.in_category(crime["id"])] == [p["id"] for p in products[:2]]
+        assert uow.products.count_active_in([crime["id"]]) == 1
+        assert uow.products.count_active_in([crime["id"], poetry["id"], "nope"]) == 2
+        assert uow.products.count_active_in([]) == 0
+        unlinked, total = uow.products.list(Query(filters={"unlinked_category": True}, limit=10))
+        assert [p["id"] for p in unlinked] == [products[3]["id"]] and total == 1
+        in_either, _ = uow.products.list(Query(filters={"category_id": [crime["id"], poetry["id"]]}))
+        assert len(in_either) == 3
+        assert uow.products.get(products[0]["id"]) == products[0]
+
+
+def test_conversations_keep_their_messages_and_are_found_by_owner(shop):
+    u = commit(shop, lambda uow: uow.users.add(user()))
+    mine = {"id": "cnv_" + "a" * 24, "user_id": u["id"], "messages": [
+        {"role": "user", "content": "Any Middlemarch?", "products": [], "at": "2026-11-21T10:15:00Z"},
+        {"role": "assistant", "content": "Yes", "products": [{"id": "p", "price": "8.50"}],
+         "at": "2026-11-21T10:15:00Z"}]}
+    anonymous = {"id": "cnv_" + "b" * 24, "user_id": None, "messages": []}
+    commit(shop, lambda uow: [uow.conversations.add(mine), uow.conversations.add(anonymous)])
+    with shop.reader() as uow:
+        assert uow.conversations.get(mine["id"]) == mine
+        assert [c["id"] for c in uow.conversations.of_user(u["id"])] == [mine["id"]]
+        page, total = uow.conversations.list(Query(filters={"user_id": None}))
+        assert [c["id"] for c in page] == [anonymous["id"]] and total == 1
+    mine["messages"].append({"role": "user", "content": "x", "products": [], "at": "2026-11-21T10:16:00Z"})
+    commit(shop, lambda uow: uow.conversations.update(mine))
+    assert read(shop, lambda uow: uow.conversations.get(mine["id"]))["version"] == 2
+
+
+def test_rate_limit_windows_are_saved_read_and_forgotten(shop):
+    window = {"id": "assistant:user:1", "hits": [1763720100.5, 1763720101.25], "updated_at": "2026-11-21T10:15:00Z"}
+    old = dict(window, id="assistant:ip:127.0.0.1", updated_at="2026-11-21T10:00:00Z")
+    commit(shop, lambda uow: [uow.rate_limits.save(window), uow.rate_limits.save(old)])
+    commit(shop, lambda uow: uow.rate_limits.purge_before("2026-11-21T10:10:00Z", field="updated_at"))
+    with shop.reader() as uow:
+        assert uow.rate_limits.get(window["id"]) == window
+        assert uow.rate_limits.get(old["id"]) is None

@@ -47,6 +47,10 @@ def json_shop(tmp_path, fast_hashing):
         settings.ensure_record(uow)
         invites.create_invite(uow, {"role": "clerk", "email": "sam@example.com"}, manager["id"], "Shop")
         password_reset.act_on_request(uow, {"username": "manager"}, "Shop", 1800)
+        uow.conversations.add({"id": "cnv_example", "user_id": manager["id"], "messages": [
+            {"role": "user", "content": "Any Dune?", "products": [], "at": "2026-11-21T10:15:00Z"}]})
+        uow.rate_limits.save({"id": "assistant:ip:10.0.0.1", "hits": [1763720100.25],
+                              "updated_at": "2026-11-21T10:15:00Z"})
         uow.events.add("order.cancelled", order)
         uow.events.add("stock.low", product)
         uow.commit()

@@ -65,9 +65,11 @@ def test_three_workers_starting_together_seed_the_demo_data_once(server, admin_t
     assert len({p["sku"] for p in products}) == 13
     users = server.list_all("/api/users", admin_token)
     assert Counter(u["username"] for u in users) == {ADMIN_USERNAME: 1, "admin": 1, "manager": 1,
-                                                     "clerk": 1, "viewer": 1}
+                                                     "clerk": 1, "editor": 1, "viewer": 1}
     assert {u["username"]: u["role"] for u in users if u["username"] != ADMIN_USERNAME} == {
-        "admin": "admin", "manager": "manager", "clerk": "clerk", "viewer": "viewer"}
+        "admin": "admin", "manager": "manager", "clerk": "clerk", "editor": "editor", "viewer": "viewer"}
+    categories = server.list_all("/api/categories", admin_token)
+    assert len(categories) == len({c["name"] for c in categories}) == 9  # a two-level tree, made once
     assert len(server.list_all("/api/orders", admin_token)) == 4
     assert len(server.list_all("/api/deliveries", admin_token)) == 2
     log = server.log_text()

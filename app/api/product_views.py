@@ -1,0 +1,29 @@
+"""Products as the caller may read and write them: every product answer goes through product_answer."""
+from flask import g
+
+from schemas.products import product_out
+from ..auth import can, sees_cost
+from ..services.catalog import Writer
+
+
+def product_answer(product):
+    """The product as this caller may read it: staff get `review`, only those who may see
+    `cost` get it (never an editor, never an anonymous reader)."""
+    return product_out(product, staff=can("catalog.read_all"), with_cost=sees_cost())
+
+
+def sort_fields(fields):
+    """The sort fields a product list offers this caller: `sort=cost` is 400 to those who may not see cost."""
+    return fields if sees_cost() else tuple(f for f in fields if f != "cost")
+
+
+def writer():
+    """The signed-in caller as the catalog's rules see a writer."""
+    return Writer(user_id=g.user["id"], approver=can("catalog.review"), sets_cost=sees_cost(),
+                  approval=product_approval())
+
+
+def product_approval():
+    """Section 14's `product_approval`, from the shop's settings (SHOP_PRODUCT_APPROVAL unless stored)."""
+    from .store import shop_settings
+    return bool(shop_settings()["product_approval"])
