@@ -72,6 +72,10 @@ def one_of_every_kind(client, auth, users):
     order = place_order(client, auth["admin"], [(product, 1)])
     delivery = create_delivery(client, auth["admin"], order)
     invite = client.post("/api/invites", json={"role": "clerk"}, headers=auth["admin"]).get_json()
+    category = client.post("/api/categories", json={"name": "Every Kind"}, headers=auth["admin"]).get_json()
+    conversation = client.post("/api/assistant/messages", json={"message": "any books?"},
+                               headers=auth["admin"]).get_json()
     return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
-            "invites": invite["id"]}
+            "invites": invite["id"], "categories": category["id"],
+            "conversations": conversation["conversation_id"]}

@@ -72,6 +72,18 @@ EXPECTED_ROLES = {
     "getInvite": ADMIN,
     "revokeInvite": ADMIN,
     "listOutbox": ADMIN,
+    # section 14: the catalog workflow, categories, the assistant (the editor: tests/api)
+    "submitProduct": CATALOG,
+    "approveProduct": CATALOG,
+    "rejectProduct": CATALOG,
+    "listCategories": PUBLIC_CATALOG,
+    "getCategory": PUBLIC_CATALOG,
+    "createCategory": CATALOG,
+    "updateCategory": CATALOG,
+    "deleteCategory": CATALOG,
+    "askAssistant": PUBLIC_CATALOG,
+    "listConversations": STAFF,
+    "getConversation": PUBLIC_CATALOG,
     "getSettings": STAFF,
     "updateSettings": ADMIN,
 }
@@ -158,7 +170,11 @@ PUBLIC_OPS = [o for o in SPEC_OPERATIONS if EXPECTED_ROLES.get(o.operation_id) =
 def test_without_a_public_catalog_anonymous_reads_are_refused(make_app, auth, op):
     client = make_app(PUBLIC_CATALOG=False).test_client()
     product = create_product(client, auth["admin"], kind="book", isbn="9780141439518")
-    records = {"products": product["id"], "books": product["id"], "barcodes": product["sku"]}
+    category = client.post("/api/categories", json={"name": "Hidden"}, headers=auth["admin"]).get_json()
+    conversation = client.post("/api/assistant/messages", json={"message": "any books?"},
+                               headers=auth["admin"]).get_json()
+    records = {"products": product["id"], "books": product["id"], "barcodes": product["sku"],
+               "categories": category["id"], "conversations": conversation["conversation_id"]}
     check_every_role(client, auth, records, op, public_catalog=False)
 
 
