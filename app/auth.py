@@ -23,6 +23,10 @@ PERMISSIONS = {
     "barcodes.scan": ALL_STAFF,
     "users.manage": {"admin"},
     "signed_in": ALL_STAFF,
+    # section 15: reports, the dashboard, CSV in
+    "reports.read": ALL_STAFF,
+    "reports.finance": {"admin", "manager"},
+    "products.import": {"admin", "manager"},
 }
 
 

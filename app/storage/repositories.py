@@ -1,7 +1,10 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
+from bisect import bisect_right
+from collections import Counter
 from decimal import Decimal, InvalidOperation
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from itertools import islice
+from zoneinfo import ZoneInfo
 
 from .base import Query, StoreError, new_id, timestamp
 from .declarations import COLLECTIONS as DECLARED
@@ -250,6 +253,15 @@ class Repository:
     def count(self):
         return self.tx.count(self.collection)
 
+    def iterate(self, query: Query):
+        """Every record the query matches, in its order, limit and offset aside (a CSV export):
+        the stored records are walked, never copied into a list of their own."""
+        page, _ = evaluate(self.tx.scan(self.collection), every_match(query), self.numeric,
+                           self.special)
+        share = self.share
+        for record in page:
+            yield share(record)
+
 
 class LogRepository:
     """An append-only log: append, get by id, newest-first pages; entries never change."""
@@ -338,6 +350,127 @@ class OrderRepository(Repository):
     def next_number(self):
         return CounterRepository(self.tx).next_number("order_number", 1001)
 
+    def sales_summary(self, first_day, last_day, tz, statuses, by):
+        """The orders with one of these payment statuses made on the shop days first_day to
+        last_day (dates, in time zone tz), grouped by `by` and payment status: rows of
+        {key, payment_status, orders, items_sold, amount}.
+
+        by "day": key is the shop day ("YYYY-MM-DD"), amount sums the orders' totals;
+        "product" / "category": key is the line's product id (with the line's sku and title) /
+        that product's current category, orders counts the orders with such a line, items_sold
+        and amount sum those lines' quantity and line_total. Rows come in no particular order."""
+        cache = self.tx.list_cache(self.collection)
+        key = ("sales_summary", first_day, last_day, tz, tuple(statuses), by)
+        rows = cache.get(key) if cache is not None else None
+        if rows is None:
+            rows = _sales_summary(self.tx, first_day, last_day, tz, statuses, by)
+            if cache is not None:
+                cache[key] = rows
+        return [dict(row) for row in rows]
+
+    def count_by_status(self):
+        """{status: how many orders have it now}, for the statuses that occur."""
+        return dict(Counter(order["status"] for order in self.tx.scan(self.collection)))
+
+
+class MovementRepository(Repository):
+    collection = "stock_movements"
+    special = {
+        # a report's q: the movement's product is one of product_ids, or its note holds the needle
+        "product_or_note": lambda wanted: (
+            lambda r, ids=frozenset(wanted[1]), needle=wanted[0].lower():
+                r["product_id"] in ids or needle in (r.get("note") or "").lower()),
+    }
+
+    def stock_as_of(self, moment):
+        """{product_id: stock_after of its last movement made at or before moment (a timestamp)}."""
+        last = {}
+        for movement in self.tx.scan(self.collection):
+            if movement["created_at"] <= moment:
+                last[movement["product_id"]] = movement["stock_after"]
+        return last
+
+    def totals(self, query):
+        """{movements, quantity_in, quantity_out, net} over every movement the query matches."""
+        records, _ = evaluate(self.tx.scan(self.collection), every_match(query), self.numeric,
+                              self.special)
+        return movement_totals(records)
+
+
+def every_match(query):
+    """The query without its page: every record it matches, in its order."""
+    return Query(filters=query.filters, q=query.q, q_fields=query.q_fields, since=query.since,
+                 until=query.until, sort=list(query.sort), limit=10 ** 12)
+
+
+def movement_totals(movements):
+    quantity_in = sum(m["delta"] for m in movements if m["delta"] > 0)
+    quantity_out = -sum(m["delta"] for m in movements if m["delta"] < 0)
+    return {"movements": len(movements), "quantity_in": quantity_in, "quantity_out": quantity_out,
+            "net": quantity_in - quantity_out}
+
+
+# ---- reports (section 15): aggregates both backends answer alike, the SQL ones in postgres.py
+
+def day_starts(first_day, last_day, tz):
+    """The UTC timestamps at which each shop day from first_day to last_day begins, and the one
+    after last_day (so a record's day is the last start at or before its created_at)."""
+    zone = ZoneInfo(tz)
+    days = (last_day - first_day).days + 2
+    return [timestamp(datetime.combine(first_day + timedelta(days=n), time.min, tzinfo=zone))
+            for n in range(days)]
+
+
+def _sales_summary(tx, first_day, last_day, tz, statuses, by):
+    """The memory stores' answer to sales_summary (see OrderRepository.sales_summary)."""
+    starts = day_starts(first_day, last_day, tz)
+    low, high = starts[0], starts[-1]
+    wanted = set(statuses)
+    groups = {}
+    names = {}
+    category_of = {}
+    for order in tx.scan("orders"):
+        created = order["created_at"]
+        if created < low or created >= high or order["payment_status"] not in wanted:
+            continue
+        status = order["payment_status"]
+        lines = order.get("items") or ()
+        if by == "day":
+            day = (first_day + timedelta(days=bisect_right(starts, created) - 1)).isoformat()
+            group = groups.get((day, status))
+            if group is None:
+                group = groups[(day, status)] = [0, 0, Decimal(0)]
+            group[0] += 1
+            group[1] += sum(line["quantity"] for line in lines)
+            group[2] += Decimal(order["total"])
+            continue
+        counted = set()
+        for line in lines:
+            if by == "product":
+                key = line["product_id"]
+                names[key] = (line.get("sku"), line.get("title"))
+            else:
+                key = category_of.get(line["product_id"], False)
+                if key is False:
+                    product = tx.get("products", line["product_id"])
+                    key = category_of[line["product_id"]] = product.get("category") if product else None
+            group = groups.get((key, status))
+            if group is None:
+                group = groups[(key, status)] = [0, 0, Decimal(0)]
+            if key not in counted:
+                counted.add(key)
+                group[0] += 1
+            group[1] += line["quantity"]
+            group[2] += Decimal(line["line_total"])
+    rows = []
+    for (key, status), (orders, items, amount) in groups.items():
+        row = {"key": key, "payment_status": status, "orders": orders, "items_sold": items,
+               "amount": amount}
+        if by == "product":
+            row["sku"], row["title"] = names[key]
+        rows.append(row)
+    return rows
+
 
 class UserRepository(Repository):
     collection = "users"
@@ -405,7 +538,7 @@ class IdempotencyRepository(Repository):
 
 SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
-            LoginAttemptRepository, IdempotencyRepository, EventLog)}
+            LoginAttemptRepository, IdempotencyRepository, EventLog, MovementRepository)}
 
 
 def repository_class(decl):
