@@ -92,8 +92,6 @@ def _tallies(uow, first, last, tz, by):
         if tally is None:
             tally = tallies[row["key"]] = Tally()
         tally.add(row)
-        if by == "product":
-            tally.names = (row.get("sku"), row.get("title"))
     return tallies
 
 
@@ -122,13 +120,22 @@ def _by_period(by_day, first, last, group_by):
     return rows
 
 
-def _product_rows(uow, tallies):
+NAME_FIELDS = ("id", "sku", "title", "category")
+STOCK_FIELDS = ("id", "sku", "title", "category", "status", "stock", "low_stock_threshold", "cost",
+                "price")
+
+
+def _product_rows(uow, tallies, products=None):
+    """Rows of the sales by product, named as the products are now (products: every product's
+    NAME_FIELDS, when the caller has them)."""
+    if products is None:
+        products = uow.products.narrow(NAME_FIELDS) if tallies else ()
+    by_id = {p["id"]: p for p in products}
     rows = []
     for product_id, tally in tallies.items():
-        product = uow.products.get(product_id) or {}
-        sku, title = getattr(tally, "names", (None, None))
-        rows.append({"product_id": product_id, "sku": product.get("sku", sku),
-                     "title": product.get("title", title), "category": product.get("category"),
+        product = by_id.get(product_id) or {}  # products are archived, never deleted
+        rows.append({"product_id": product_id, "sku": product.get("sku"),
+                     "title": product.get("title"), "category": product.get("category"),
                      **tally.figures()})
     return sort_rows(rows, [("items_sold", True), ("revenue", True), ("sku", False)])
 
@@ -170,13 +177,18 @@ def level_of(product):
     return "ok"
 
 
-def stock_levels(uow, category=None, levels=None, q=None):
-    """(rows, totals) of the stock-levels report: each active product against its threshold."""
+def stock_levels(uow, category=None, levels=None, q=None, products=None):
+    """(rows, totals) of the stock-levels report: each active product against its threshold.
+    products: every product, when the caller has them already (the dashboard)."""
     filters = {"status": "active"}
     if category is not None:
         filters["category"] = category
+    if products is None:
+        products = _products(uow, filters, q, ("sku", "title", "barcode"))
+    else:
+        products = [p for p in products if p["status"] == "active"]
     rows = []
-    for product in _products(uow, filters, q, ("sku", "title", "barcode")):
+    for product in products:
         level = level_of(product)
         if levels and level not in levels:
             continue
@@ -191,11 +203,14 @@ def stock_levels(uow, category=None, levels=None, q=None):
     return sort_rows(rows, [("sku", False)]), totals
 
 
-def valuation(uow, filters=None, q=None, as_of=None, group_by=None, tz="UTC"):
-    """(rows, totals) of what the stock is worth, now or at the end of the shop day as_of."""
+def valuation(uow, filters=None, q=None, as_of=None, group_by=None, tz="UTC", products=None):
+    """(rows, totals) of what the stock is worth, now or at the end of the shop day as_of.
+    products: every product, when the caller has them already (the dashboard)."""
     stock_at = uow.movements.stock_as_of(end_of_day(as_of, tz)) if as_of is not None else None
+    if products is None:
+        products = _products(uow, filters, q, ("sku", "title"))
     rows = []
-    for product in _products(uow, filters, q, ("sku", "title")):
+    for product in products:
         stock = product["stock"] if stock_at is None else stock_at.get(product["id"], 0)
         if stock == 0:
             continue
@@ -280,10 +295,12 @@ def dashboard(uow, tz, currency, now=None):
         month.merge(tally)
         sales_by_day.append({"date": day.isoformat(), **tally.figures()})
     counts = uow.orders.count_by_status()
-    _, levels = stock_levels(uow)
-    _, worth = valuation(uow)
-    top = _product_rows(uow, _tallies(uow, first, today, tz, "product"))[:TOP_PRODUCTS]
-    recent, _ = uow.orders.list(Query(sort=[("id", True)], limit=RECENT_ORDERS))
+    products = uow.products.narrow(STOCK_FIELDS)
+    _, levels = stock_levels(uow, products=products)
+    _, worth = valuation(uow, products=products)
+    top = _product_rows(uow, _tallies(uow, first, today, tz, "product"), products)[:TOP_PRODUCTS]
+    # the newest few, without counting every order as a page of the list would
+    recent = list(uow.orders.iterate(Query(sort=[("id", True)]), limit=RECENT_ORDERS))
     return {
         "date": today.isoformat(), "currency": currency, "generated_at": timestamp(now),
         "today": (by_day.get(today.isoformat()) or Tally()).figures(),

@@ -466,10 +466,31 @@ class PgRepository:
             total = 0
         return [self.shape.decode(row[:-1]) for row in rows], total
 
-    def iterate(self, query, batch=500):
-        """Every record the query matches, in its order, limit and offset aside (a CSV export),
-        through a server-side cursor: a batch at a time, so memory does not grow with the rows."""
+    def narrow(self, fields):
+        exprs = []
+        for name in fields:
+            field = self.shape.simple(name)
+            if field is None:  # not a plain column: read the records whole
+                return [{n: r.get(n) for n in fields} for r in self._select("TRUE", tail=" ORDER BY t.id")]
+            exprs.append(_sql(KINDS[field.kind].out, f"t.{field.column}"))
+        # a value too odd for its column rides in `extra` (see declarations): it wins there too
+        rows = self.uow.rows(f"SELECT {', '.join(exprs)}, t.extra FROM {self.shape.table} t ORDER BY t.id")
+        out = []
+        for row in rows:
+            record = dict(zip(fields, row))
+            extra = row[-1]
+            if extra:
+                record.update({k: v for k, v in extra.items() if k in record})
+            out.append(record)
+        return out
+
+    def iterate(self, query, limit=None, batch=500):
+        """Every record the query matches (or its first `limit`), in its order, the query's own
+        limit and offset aside; through a server-side cursor, a batch at a time, so memory does
+        not grow with the rows of a CSV export."""
         everything = every_match(query)
+        if limit is not None:
+            everything.limit = limit
         plan = self._plan(everything)
         if plan is None:
             yield from evaluate(self._select("TRUE", tail=" ORDER BY t.id"), everything,
@@ -477,6 +498,9 @@ class PgRepository:
             return
         where, params, order = plan
         sql = f"SELECT {self.shape.select_t} FROM {self.shape.table} t WHERE {where} ORDER BY {order('t')}"
+        if limit is not None:
+            yield from (self.shape.decode(row) for row in self.uow.rows(f"{sql} LIMIT %s", [*params, limit]))
+            return
         with translated():
             cursor = self.uow.conn.cursor(name=f"export_{new_id()}")
         try:
@@ -697,21 +721,14 @@ class PgOrderRepository(PgRepository):
             params.insert(0, tz)
         elif by == "product":
             sql = ("SELECT l.product_id, o.payment_status, count(DISTINCT o.id), sum(l.quantity), "
-                   "sum(l.line_total), (array_agg(l.sku ORDER BY o.id DESC))[1], "
-                   "(array_agg(l.title ORDER BY o.id DESC))[1] FROM orders o "
+                   "sum(l.line_total) FROM orders o "
                    f"JOIN order_lines l ON l.order_id = o.id WHERE {where} GROUP BY 1, 2")
         else:
             sql = ("SELECT p.category, o.payment_status, count(DISTINCT o.id), sum(l.quantity), "
                    "sum(l.line_total) FROM orders o JOIN order_lines l ON l.order_id = o.id "
                    f"LEFT JOIN products p ON p.id = l.product_id WHERE {where} GROUP BY 1, 2")
-        rows = []
-        for row in self.uow.rows(sql, params):
-            out = {"key": row[0], "payment_status": row[1], "orders": row[2],
-                   "items_sold": int(row[3]), "amount": row[4]}
-            if by == "product":
-                out["sku"], out["title"] = row[5], row[6]
-            rows.append(out)
-        return rows
+        return [{"key": row[0], "payment_status": row[1], "orders": row[2], "items_sold": int(row[3]),
+                 "amount": row[4]} for row in self.uow.rows(sql, params)]
 
     def count_by_status(self):
         return dict(self.uow.rows("SELECT status, count(*) FROM orders GROUP BY status"))

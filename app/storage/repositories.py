@@ -253,11 +253,18 @@ class Repository:
     def count(self):
         return self.tx.count(self.collection)
 
-    def iterate(self, query: Query):
-        """Every record the query matches, in its order, limit and offset aside (a CSV export):
-        the stored records are walked, never copied into a list of their own."""
-        page, _ = evaluate(self.tx.scan(self.collection), every_match(query), self.numeric,
-                           self.special)
+    def narrow(self, fields):
+        """Every record, in creation order, as only these fields (simple ones: a report's
+        columns), so a backend reads no more than it needs."""
+        return [{name: record.get(name) for name in fields} for record in self.tx.scan(self.collection)]
+
+    def iterate(self, query: Query, limit=None):
+        """Every record the query matches (or its first `limit`), in its order, the query's own
+        limit and offset aside: a CSV export, a dashboard's newest few, with no total counted."""
+        everything = every_match(query)
+        if limit is not None:
+            everything.limit = limit
+        page, _ = evaluate(self.tx.scan(self.collection), everything, self.numeric, self.special)
         share = self.share
         for record in page:
             yield share(record)
@@ -356,8 +363,7 @@ class OrderRepository(Repository):
         {key, payment_status, orders, items_sold, amount}.
 
         by "day": key is the shop day ("YYYY-MM-DD"), amount sums the orders' totals;
-        "product" / "category": key is the line's product id (with the line's sku and title) /
-        that product's current category, orders counts the orders with such a line, items_sold
+        "product" / "category": key is the line's product id / that product's current category, orders counts the orders with such a line, items_sold
         and amount sum those lines' quantity and line_total. Rows come in no particular order."""
         cache = self.tx.list_cache(self.collection)
         key = ("sales_summary", first_day, last_day, tz, tuple(statuses), by)
@@ -427,7 +433,6 @@ def _sales_summary(tx, first_day, last_day, tz, statuses, by):
     low, high = starts[0], starts[-1]
     wanted = set(statuses)
     groups = {}
-    names = {}
     category_of = {}
     for order in tx.scan("orders"):
         created = order["created_at"]
@@ -448,7 +453,6 @@ def _sales_summary(tx, first_day, last_day, tz, statuses, by):
         for line in lines:
             if by == "product":
                 key = line["product_id"]
-                names[key] = (line.get("sku"), line.get("title"))
             else:
                 key = category_of.get(line["product_id"], False)
                 if key is False:
@@ -464,11 +468,8 @@ def _sales_summary(tx, first_day, last_day, tz, statuses, by):
             group[2] += Decimal(line["line_total"])
     rows = []
     for (key, status), (orders, items, amount) in groups.items():
-        row = {"key": key, "payment_status": status, "orders": orders, "items_sold": items,
-               "amount": amount}
-        if by == "product":
-            row["sku"], row["title"] = names[key]
-        rows.append(row)
+        rows.append({"key": key, "payment_status": status, "orders": orders, "items_sold": items,
+                     "amount": amount})
     return rows
 
 

@@ -784,7 +784,6 @@ def test_sales_summary_groups_by_shop_day_product_and_category_alike(shop):
     by_product = read(shop, lambda uow: uow.orders.sales_summary(first, last, "Europe/Berlin", statuses, "product"))
     assert _summary(by_product) == sorted([(tea["id"], "paid", 1, 2, "4.00"), (tea["id"], "refunded", 1, 1, "2.00"),
                                            (pen["id"], "refunded", 1, 3, "3.00")])
-    assert {r["sku"] for r in by_product} == {tea["sku"], pen["sku"]}
     by_category = read(shop, lambda uow: uow.orders.sales_summary(first, last, "Europe/Berlin", statuses, "category"))
     assert _summary(by_category) == [("", "refunded", 1, 3, "3.00"), ("drinks", "paid", 1, 2, "4.00"),
                                      ("drinks", "refunded", 1, 1, "2.00")]
