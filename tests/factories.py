@@ -63,3 +63,15 @@ def assert_problem(resp, status, code=None):
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+def one_of_every_kind(client, auth, users):
+    """A record of every kind an operation's path can name, by the path word before the id
+    ({"orders": <an order id>, ...}): for tests that call every operation of the spec."""
+    product = create_product(client, auth["admin"], kind="book", isbn="9780141439518")
+    order = place_order(client, auth["admin"], [(product, 1)])
+    delivery = create_delivery(client, auth["admin"], order)
+    invite = client.post("/api/invites", json={"role": "clerk"}, headers=auth["admin"]).get_json()
+    return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
+            "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
+            "invites": invite["id"], "dashboard": "app.js"}

@@ -5,18 +5,18 @@ import os
 
 from flask import Blueprint, send_from_directory
 
+from ..security import page_policy
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGES = ("dashboard",)  # a later page (the storefront's shop/) is one more folder and name here
-POLICY = "default-src 'self'"
+POLICY = page_policy(b"", inline_allowed=False)  # default-src 'self' and stricter: nothing inline
 
 bp = Blueprint("web", __name__)
 
 
 def _serve(page, filename):
     resp = send_from_directory(os.path.join(HERE, page), filename, max_age=0)
-    resp.headers["Content-Security-Policy"] = POLICY
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Content-Security-Policy"] = POLICY  # the stylesheet and modules too
     return resp
 
 

@@ -1,51 +1,15 @@
 """The back-office page in a real headless Chromium: sign in on /dashboard/, and every figure shown is
 the one GET /api/dashboard answers, with a chart bar per day."""
-import shutil
-import threading
-
-import pytest
-from werkzeug.serving import make_server
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import PASSWORDS
 from tests.factories import create_product, pay, place_order
 
-selenium = pytest.importorskip("selenium")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from .pages import needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver "
-                                       "(make test installs them when run as root)")
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
-                 "--window-size=1280,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+pytestmark = needs_chromium
 
 
 def _sign_in(browser, wait, username, password):
@@ -63,7 +27,7 @@ def _figure(board, path):
     return str(value)
 
 
-def test_signed_in_page_shows_the_dashboards_figures_and_a_bar_per_day(live_server, browser, client, auth):
+def test_signed_in_page_shows_the_dashboards_figures_and_a_bar_per_day(live_server, watch, client, auth):
     manager = auth["manager"]
     book = create_product(client, manager, title="<b>Bold</b> book", price="1234.50", cost="1.00",
                           stock=4, low_stock_threshold=5)
@@ -71,8 +35,8 @@ def test_signed_in_page_shows_the_dashboards_figures_and_a_bar_per_day(live_serv
     place_order(client, manager, [(book, 1)])
     board = client.get("/api/dashboard", headers=manager).get_json()
 
+    browser = watch.open(f"{live_server}/dashboard/")
     wait = WebDriverWait(browser, 20)
-    browser.get(f"{live_server}/dashboard/")
     _sign_in(browser, wait, "viewer", PASSWORDS["viewer"])
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-figure="today.revenue"]')
                .get_attribute("data-value"))
@@ -103,16 +67,17 @@ def test_signed_in_page_shows_the_dashboards_figures_and_a_bar_per_day(live_serv
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-bind=product-sku]"), book["sku"]))
     movements = browser.find_elements(By.CSS_SELECTOR, "[data-bind=movements] tr")
     assert len(movements) == 3  # the opening stock and two sales
-    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
     browser.find_element(By.CSS_SELECTOR, "[data-action=sign-out]").click()
     wait.until(EC.visibility_of_element_located((By.NAME, "username")))
 
 
-def test_a_refused_sign_in_is_shown_and_the_page_fits_a_phone(live_server, browser):
-    wait = WebDriverWait(browser, 20)
+def test_a_refused_sign_in_is_shown_and_the_page_fits_a_phone(live_server, watch):
+    watch.allow(r"/api/auth/login .*401")  # the refused sign-in, on purpose
+    browser = watch.driver
     browser.set_window_size(360, 800)
-    browser.get(f"{live_server}/dashboard/")
+    browser = watch.open(f"{live_server}/dashboard/")
+    wait = WebDriverWait(browser, 20)
     _sign_in(browser, wait, "clerk", "not-the-password")
     refusal = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "[data-bind=refusal]")))
     assert refusal.text
