@@ -125,19 +125,21 @@ STOCK_FIELDS = ("id", "sku", "title", "category", "status", "stock", "low_stock_
                 "price")
 
 
-def _product_rows(uow, tallies, products=None):
-    """Rows of the sales by product, named as the products are now (products: every product's
-    NAME_FIELDS, when the caller has them)."""
+def _product_rows(uow, tallies, products=None, first=None):
+    """Rows of the sales by product in their unsorted order (-items_sold, -revenue, sku), named
+    as the products are now (products: every product's NAME_FIELDS, when the caller has them);
+    only the first `first` when asked (the dashboard's top products)."""
     if products is None:
         products = uow.products.narrow(NAME_FIELDS) if tallies else ()
     by_id = {p["id"]: p for p in products}
-    rows = []
-    for product_id, tally in tallies.items():
-        product = by_id.get(product_id) or {}  # products are archived, never deleted
-        rows.append({"product_id": product_id, "sku": product.get("sku"),
-                     "title": product.get("title"), "category": product.get("category"),
-                     **tally.figures()})
-    return sort_rows(rows, [("items_sold", True), ("revenue", True), ("sku", False)])
+    named = [(by_id.get(product_id) or {}, product_id, tally)  # archived, never deleted
+             for product_id, tally in tallies.items()]
+    # the order sort_rows would give, in one sort over the raw tallies
+    named.sort(key=lambda n: (-n[2].items_sold, -n[2].revenue, n[0].get("sku") is None,
+                              n[0].get("sku") or ""))
+    return [{"product_id": product_id, "sku": product.get("sku"), "title": product.get("title"),
+             "category": product.get("category"), **tally.figures()}
+            for product, product_id, tally in named[:first]]
 
 
 def _category_rows(tallies):
@@ -232,6 +234,29 @@ def valuation(uow, filters=None, q=None, as_of=None, group_by=None, tz="UTC", pr
     return rows, totals
 
 
+def _stock_totals(products):
+    """(stock levels' totals, valuation's totals) of every product, as stock_levels and valuation
+    count them, without making their rows (the dashboard)."""
+    levels = {level: 0 for level in STOCK_LEVELS}
+    worth = {"products": 0, "stock": 0, "value_cost": Decimal(0), "value_retail": Decimal(0),
+             "missing_cost": 0}
+    for product in products:
+        stock = product["stock"]
+        if product["status"] == "active":
+            levels[level_of(product)] += 1
+        if stock == 0:
+            continue
+        worth["products"] += 1
+        worth["stock"] += stock
+        worth["value_retail"] += Decimal(product["price"]) * stock
+        if product.get("cost") is None:
+            worth["missing_cost"] += 1
+        else:
+            worth["value_cost"] += Decimal(product["cost"]) * stock
+    worth["value_cost"], worth["value_retail"] = money(worth["value_cost"]), money(worth["value_retail"])
+    return levels, worth
+
+
 def _valuation_totals(rows):
     known = [Decimal(r["value_cost"]) for r in rows if r["value_cost"] is not None]
     return {"products": len(rows), "stock": sum(r["stock"] for r in rows),
@@ -296,9 +321,8 @@ def dashboard(uow, tz, currency, now=None):
         sales_by_day.append({"date": day.isoformat(), **tally.figures()})
     counts = uow.orders.count_by_status()
     products = uow.products.narrow(STOCK_FIELDS)
-    _, levels = stock_levels(uow, products=products)
-    _, worth = valuation(uow, products=products)
-    top = _product_rows(uow, _tallies(uow, first, today, tz, "product"), products)[:TOP_PRODUCTS]
+    levels, worth = _stock_totals(products)
+    top = _product_rows(uow, _tallies(uow, first, today, tz, "product"), products, TOP_PRODUCTS)
     # the newest few, without counting every order as a page of the list would
     recent = list(uow.orders.iterate(Query(sort=[("id", True)]), limit=RECENT_ORDERS))
     return {
