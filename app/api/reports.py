@@ -32,7 +32,10 @@ def _date_arg(name):
     try:
         if len(raw.strip()) != 10:
             raise ValueError
-        return date.fromisoformat(raw.strip())
+        value = date.fromisoformat(raw.strip())
+        if not 1900 <= value.year <= 9998:  # every backend's dates, with a day to spare
+            raise ValueError
+        return value
     except ValueError:
         raise _bad(name, "Must be a date (YYYY-MM-DD).") from None
 
