@@ -73,6 +73,10 @@ def _register_blueprints(app):
         barcodes = None
     if barcodes is not None:
         app.register_blueprint(barcodes.bp)
+    from .api import reports
+    from .web import bp as web
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(web)
 
 
 def _init_docs(app):

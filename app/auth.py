@@ -34,6 +34,10 @@ PERMISSIONS = {
     "settings.write": {"admin"},
     "assistant.read_all": {"admin"},
     "signed_in": ALL_STAFF,
+    # section 15: reports, the dashboard, CSV in
+    "reports.read": ALL_STAFF,
+    "reports.finance": {"admin", "manager"},
+    "products.import": {"admin", "manager"},
 }
 
 

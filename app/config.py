@@ -43,6 +43,7 @@ DEFAULTS = {
     "ASSISTANT_LLM_KEY": None,
     "ASSISTANT_LLM_TIMEOUT": 10.0,
     "ASSISTANT_PER_MINUTE": 20,
+    "IMPORT_MAX_ROWS": 10000,
 }
 
 # the shop's settings (section 12) and the variables that give their defaults: a value stored
@@ -55,7 +56,7 @@ SETTINGS = {"shop_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": 
 _BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
          "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL",
-         "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE"}
+         "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE", "IMPORT_MAX_ROWS"}
 
 
 def as_bool(value):

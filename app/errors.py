@@ -19,6 +19,7 @@ STATUS = {
     domain.Conflict: 409,
     domain.PreconditionFailed: 412,
     domain.ImageTooLarge: 413,
+    domain.TooManyRows: 413,
     domain.RateLimited: 429,
     domain.StorageBusy: 503,
     domain.ScannerUnavailable: 503,

@@ -78,4 +78,4 @@ def one_of_every_kind(client, auth, users):
     return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
-            "conversations": conversation["conversation_id"]}
+            "conversations": conversation["conversation_id"], "dashboard": "app.js"}

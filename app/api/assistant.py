@@ -9,7 +9,7 @@ from ..services.errors import Unauthorized
 from .query_params import list_query, text
 from .request_body import load
 from .responses import json_response, record_response
-from .store import page_of, read, reader, write
+from .store import page_of, read, reader, shop_settings, write
 
 bp = Blueprint("assistant", __name__, url_prefix="/api/assistant")
 
@@ -67,7 +67,7 @@ def list_conversations():
 @optional_user
 def get_conversation(conversation_id):
     """One conversation: its owner's, an anonymous one by its id, or any to an admin."""
-    if g.user is None and not current_app.config["PUBLIC_CATALOG"]:
+    if g.user is None and not shop_settings()["public_catalog"]:
         raise Unauthorized("Sign in to read conversations.")
     conversation = read(assistant.get_conversation, conversation_id, g.user,
                         read_all=can("assistant.read_all"))

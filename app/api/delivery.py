@@ -4,6 +4,7 @@ from flask import Blueprint, g, url_for
 from schemas.deliveries import DeliveryCreateSchema, DeliveryStatusSchema, STATUSES
 from ..auth import requires
 from ..services import deliveries
+from .csv_out import csv_list
 from .idempotent import idempotent_create
 from .query_params import choice, list_query, text
 from .request_body import load, raw_body
@@ -37,7 +38,7 @@ def list_deliveries():
                        sort_fields=("created_at", "updated_at", "status", "estimated_date", "carrier"),
                        q_fields=("carrier", "tracking_number", "address", "address.name", "address.line1", "address.city", "address.postal_code"), default_sort=(("id", True),),
                        dated=True)
-    return page_of("deliveries", query)
+    return csv_list("deliveries", query) or page_of("deliveries", query)
 
 
 @bp.get("/deliveries/<delivery_id>")

@@ -5,6 +5,7 @@ from schemas.products import (AdjustmentSchema, CategoryInSchema, ProductInSchem
                               RejectSchema, ReviewSchema)
 from ..auth import catalog_reader, optional_user, requires, sees_cost
 from ..services import catalog, categories, stock
+from .csv_out import csv_list
 from .idempotent import idempotent_create
 from .preconditions import if_match
 from .product_views import product_answer, sort_fields, writer
@@ -52,6 +53,8 @@ def _list_products(kind=None):
     if not staff:
         wanted = query.filters.get("status", "active")
         query.filters["status"] = "active" if wanted == "active" else "\x00hidden"
+    if (export := csv_list("books" if kind else "products", query, hide=() if staff else ("cost",))):
+        return export
     with reader() as uow:
         # the catalog is read far more than it changes: serve the page as sent last time
         # while nothing was committed since (any commit, by any worker, moves the state)
@@ -242,7 +245,7 @@ def list_movements():
     query = list_query(filters={"product_id": text, "reason": choice(*MOVEMENT_REASONS)},
                        sort_fields=("created_at", "delta", "stock_after", "reason"),
                        q_fields=("note", "ref"), default_sort=(("id", True),), dated=True)
-    return page_of("movements", query)
+    return csv_list("stock-movements", query) or page_of("movements", query)
 
 
 @bp.get("/inventory/low-stock")

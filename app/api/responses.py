@@ -46,8 +46,9 @@ def record_response(record, status=200, headers=None):
     return json_response(record, status, headers)
 
 
-def page_response(items, total, query):
-    """The list envelope and a Link header with rel=next / rel=prev."""
+def page_response(items, total, query, extra=None):
+    """The list envelope (and `extra` fields after it, a report's totals) and a Link header
+    with rel=next / rel=prev."""
     links = []
     args = request.args.to_dict()
     base = request.base_url
@@ -58,5 +59,7 @@ def page_response(items, total, query):
         args.update(limit=query.limit, offset=max(query.offset - query.limit, 0))
         links.append(f'<{base}?{urlencode(args)}>; rel="prev"')
     headers = {"Link": ", ".join(links)} if links else {}
-    return json_response({"items": items, "total": total, "limit": query.limit,
-                          "offset": query.offset}, headers=headers)
+    body = {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
+    if extra:
+        body.update(extra)
+    return json_response(body, headers=headers)

@@ -6,6 +6,7 @@ from schemas.orders import (CancelSchema, ORDER_STATUSES, OrderCreateSchema, PAY
                             PaymentSchema, load_plain_order)
 from ..auth import can, requires
 from ..services import orders, settings
+from .csv_out import csv_list
 from .idempotent import idempotent_create
 from .query_params import choice, list_query, text
 from .request_body import load, raw_body
@@ -40,7 +41,7 @@ def list_orders():
         sort_fields=("created_at", "updated_at", "number", "total", "status", "payment_status"),
         q_fields=("number", "notes", "customer_id", "customer.name", "customer.email"),
         default_sort=(("id", True),), dated=True)
-    return page_of("orders", query)
+    return csv_list("orders", query) or page_of("orders", query)
 
 
 @bp.get("/orders/<order_id>")

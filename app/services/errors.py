@@ -129,6 +129,13 @@ class NotPrintable(Conflict):
     title = "No printable code"
 
 
+class TooManyRows(DomainError):
+    """An import's file has more rows than SHOP_IMPORT_MAX_ROWS (section 15)."""
+
+    code = "too_many_rows"
+    title = "Too many rows"
+
+
 class ScannerUnavailable(DomainError):
     """zbar (Debian's libzbar0) is not installed on this server."""
 

@@ -45,7 +45,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, new_id, timestamp
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import OrderRepository, ProductRepository, entries_after, evaluate, page_log
+from .repositories import (MovementRepository, OrderRepository, ProductRepository, day_starts,
+                           entries_after, evaluate, every_match, movement_totals, page_log)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
@@ -465,6 +466,60 @@ class PgRepository:
             total = 0
         return [self.shape.decode(row[:-1]) for row in rows], total
 
+    def narrow(self, fields):
+        exprs = []
+        for name in fields:
+            field = self.shape.simple(name)
+            if field is None:  # not a plain column: read the records whole
+                return [{n: r.get(n) for n in fields} for r in self._select("TRUE", tail=" ORDER BY t.id")]
+            exprs.append(_sql(KINDS[field.kind].out, f"t.{field.column}"))
+        # a value too odd for its column rides in `extra` (see declarations): it wins there too
+        rows = self.uow.rows(f"SELECT {', '.join(exprs)}, t.extra FROM {self.shape.table} t ORDER BY t.id")
+        out = []
+        for row in rows:
+            record = dict(zip(fields, row))
+            extra = row[-1]
+            if extra:
+                record.update({k: v for k, v in extra.items() if k in record})
+            out.append(record)
+        return out
+
+    def iterate(self, query, limit=None, batch=500):
+        """Every record the query matches (or its first `limit`), in its order, the query's own
+        limit and offset aside; through a server-side cursor, a batch at a time, so memory does
+        not grow with the rows of a CSV export."""
+        everything = every_match(query)
+        if limit is not None:
+            everything.limit = limit
+        plan = self._plan(everything)
+        if plan is None:
+            yield from evaluate(self._select("TRUE", tail=" ORDER BY t.id"), everything,
+                                self.numeric, self.special)[0]
+            return
+        where, params, order = plan
+        sql = f"SELECT {self.shape.select_t} FROM {self.shape.table} t WHERE {where} ORDER BY {order('t')}"
+        if limit is not None:
+            yield from (self.shape.decode(row) for row in self.uow.rows(f"{sql} LIMIT %s", [*params, limit]))
+            return
+        with translated():
+            cursor = self.uow.conn.cursor(name=f"export_{new_id()}")
+        try:
+            with translated():
+                cursor.execute(sql, params)
+            while True:
+                with translated():
+                    rows = cursor.fetchmany(batch)
+                if not rows:
+                    break
+                for row in rows:
+                    yield self.shape.decode(row)
+        finally:
+            if not cursor.closed and not self.uow.conn.closed:
+                try:
+                    cursor.close()
+                except psycopg.Error:
+                    pass
+
     def _plan(self, query):
         """(where, params, order(alias)) meaning what evaluate() means, or None."""
         conds, params = [], []
@@ -664,6 +719,67 @@ class PgOrderRepository(PgRepository):
         return self.uow.counters.next_number("order_number", 1001)
 
 
+    def sales_summary(self, first_day, last_day, tz, statuses, by):
+        """As OrderRepository.sales_summary, in one aggregate query."""
+        starts = day_starts(first_day, last_day, tz)
+        where = ("o.created_at >= %s::timestamptz AND o.created_at < %s::timestamptz "
+                 "AND o.payment_status = ANY(%s)")
+        params = [starts[0], starts[-1], list(statuses)]
+        if by == "day":
+            sql = ("SELECT day, payment_status, count(*), COALESCE(sum(items), 0), COALESCE(sum(total), 0) "
+                   "FROM (SELECT to_char((o.created_at AT TIME ZONE %s)::date, 'YYYY-MM-DD') AS day, "
+                   "o.payment_status, o.total, sum(l.quantity) AS items FROM orders o "
+                   f"LEFT JOIN order_lines l ON l.order_id = o.id WHERE {where} GROUP BY o.id) s "
+                   "GROUP BY day, payment_status")
+            params.insert(0, tz)
+        elif by == "product":
+            sql = ("SELECT l.product_id, o.payment_status, count(DISTINCT o.id), sum(l.quantity), "
+                   "sum(l.line_total) FROM orders o "
+                   f"JOIN order_lines l ON l.order_id = o.id WHERE {where} GROUP BY 1, 2")
+        else:
+            sql = ("SELECT p.category, o.payment_status, count(DISTINCT o.id), sum(l.quantity), "
+                   "sum(l.line_total) FROM orders o JOIN order_lines l ON l.order_id = o.id "
+                   f"LEFT JOIN products p ON p.id = l.product_id WHERE {where} GROUP BY 1, 2")
+        return [{"key": row[0], "payment_status": row[1], "orders": row[2], "items_sold": int(row[3]),
+                 "amount": row[4]} for row in self.uow.rows(sql, params)]
+
+    def count_by_status(self):
+        return dict(self.uow.rows("SELECT status, count(*) FROM orders GROUP BY status"))
+
+
+def _product_or_note(alias, wanted, params):
+    needle, product_ids = wanted
+    params += [list(product_ids), needle.lower()]
+    return (f"({alias}.product_id = ANY(%s) OR "
+            f"strpos(lower(COALESCE({alias}.note, '')), %s) > 0)")
+
+
+class PgMovementRepository(PgRepository):
+    collection = "stock_movements"
+    special = MovementRepository.special
+    sql_special = {"product_or_note": _product_or_note}
+
+    def stock_as_of(self, moment):
+        rows = self.uow.rows(
+            "SELECT DISTINCT ON (product_id) product_id, stock_after FROM stock_movements "
+            "WHERE created_at <= %s::timestamptz ORDER BY product_id, id DESC", (moment,))
+        return dict(rows)
+
+    def totals(self, query):
+        plan = self._plan(every_match(query))
+        if plan is None:
+            records, _ = evaluate(self._select("TRUE", tail=" ORDER BY t.id"), every_match(query),
+                                  self.numeric, self.special)
+            return movement_totals(records)
+        where, params, _ = plan
+        count, quantity_in, quantity_out = self.uow.rows(
+            "SELECT count(*), COALESCE(sum(delta) FILTER (WHERE delta > 0), 0), "
+            f"COALESCE(-sum(delta) FILTER (WHERE delta < 0), 0) FROM stock_movements t WHERE {where}",
+            params)[0]
+        return {"movements": count, "quantity_in": int(quantity_in), "quantity_out": int(quantity_out),
+                "net": int(quantity_in) - int(quantity_out)}
+
+
 class PgUserRepository(PgRepository):
     collection = "users"
 
@@ -842,7 +958,10 @@ class PgEventLog(PgLogRepository):
 
 SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
-            PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog)}
+            PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog,
+            PgMovementRepository)}
+
+
 def _repository_class(decl):
     if decl.name in SPECIAL:
         return SPECIAL[decl.name]

@@ -1,7 +1,11 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
+from bisect import bisect_right
+from collections import Counter
 from decimal import Decimal, InvalidOperation
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from itertools import islice
+from operator import itemgetter
+from zoneinfo import ZoneInfo
 
 from .base import Query, StoreError, new_id, timestamp
 from .declarations import COLLECTIONS as DECLARED
@@ -250,6 +254,22 @@ class Repository:
     def count(self):
         return self.tx.count(self.collection)
 
+    def narrow(self, fields):
+        """Every record, in creation order, as only these fields (simple ones: a report's
+        columns), so a backend reads no more than it needs."""
+        return [{name: record.get(name) for name in fields} for record in self.tx.scan(self.collection)]
+
+    def iterate(self, query: Query, limit=None):
+        """Every record the query matches (or its first `limit`), in its order, the query's own
+        limit and offset aside: a CSV export, a dashboard's newest few, with no total counted."""
+        everything = every_match(query)
+        if limit is not None:
+            everything.limit = limit
+        page, _ = evaluate(self.tx.scan(self.collection), everything, self.numeric, self.special)
+        share = self.share
+        for record in page:
+            yield share(record)
+
 
 class LogRepository:
     """An append-only log: append, get by id, newest-first pages; entries never change."""
@@ -346,6 +366,127 @@ class OrderRepository(Repository):
     def next_number(self):
         return CounterRepository(self.tx).next_number("order_number", 1001)
 
+    def sales_summary(self, first_day, last_day, tz, statuses, by):
+        """The orders with one of these payment statuses made on the shop days first_day to
+        last_day (dates, in time zone tz), grouped by `by` and payment status: rows of
+        {key, payment_status, orders, items_sold, amount}.
+
+        by "day": key is the shop day ("YYYY-MM-DD"), amount sums the orders' totals;
+        "product" / "category": key is the line's product id / that product's current category, orders counts the orders with such a line, items_sold
+        and amount sum those lines' quantity and line_total. Rows come in no particular order."""
+        # one walk answers every grouping; kept until the next commit (the dashboard asks twice)
+        cache = self.tx.list_cache(self.collection)
+        key = ("sales_summary", first_day, last_day, tz, tuple(statuses))
+        summaries = cache.get(key) if cache is not None else None
+        if summaries is None:
+            summaries = _sales_summaries(self.tx, first_day, last_day, tz, statuses)
+            if cache is not None:
+                cache[key] = summaries
+        return [dict(row) for row in summaries[by]]
+
+    def count_by_status(self):
+        """{status: how many orders have it now}, for the statuses that occur."""
+        return dict(Counter(map(itemgetter("status"), self.tx.scan(self.collection))))
+
+
+class MovementRepository(Repository):
+    collection = "stock_movements"
+    special = {
+        # a report's q: the movement's product is one of product_ids, or its note holds the needle
+        "product_or_note": lambda wanted: (
+            lambda r, ids=frozenset(wanted[1]), needle=wanted[0].lower():
+                r["product_id"] in ids or needle in (r.get("note") or "").lower()),
+    }
+
+    def stock_as_of(self, moment):
+        """{product_id: stock_after of its last movement made at or before moment (a timestamp)}."""
+        last = {}
+        for movement in self.tx.scan(self.collection):
+            if movement["created_at"] <= moment:
+                last[movement["product_id"]] = movement["stock_after"]
+        return last
+
+    def totals(self, query):
+        """{movements, quantity_in, quantity_out, net} over every movement the query matches."""
+        records, _ = evaluate(self.tx.scan(self.collection), every_match(query), self.numeric,
+                              self.special)
+        return movement_totals(records)
+
+
+def every_match(query):
+    """The query without its page: every record it matches, in its order."""
+    return Query(filters=query.filters, q=query.q, q_fields=query.q_fields, since=query.since,
+                 until=query.until, sort=list(query.sort), limit=10 ** 12)
+
+
+def movement_totals(movements):
+    quantity_in = sum(m["delta"] for m in movements if m["delta"] > 0)
+    quantity_out = -sum(m["delta"] for m in movements if m["delta"] < 0)
+    return {"movements": len(movements), "quantity_in": quantity_in, "quantity_out": quantity_out,
+            "net": quantity_in - quantity_out}
+
+
+# ---- reports (section 15): aggregates both backends answer alike, the SQL ones in postgres.py
+
+def day_starts(first_day, last_day, tz):
+    """The UTC timestamps at which each shop day from first_day to last_day begins, and the one
+    after last_day (so a record's day is the last start at or before its created_at)."""
+    zone = ZoneInfo(tz)
+    days = (last_day - first_day).days + 2
+    return [timestamp(datetime.combine(first_day + timedelta(days=n), time.min, tzinfo=zone))
+            for n in range(days)]
+
+
+def _sales_summaries(tx, first_day, last_day, tz, statuses):
+    """The memory stores' answer to sales_summary for every `by` at once (one walk of the
+    orders): {"day": rows, "product": rows, "category": rows}."""
+    starts = day_starts(first_day, last_day, tz)
+    low, high = starts[0], starts[-1]
+    wanted = set(statuses)
+    zero = Decimal(0)
+    groups = {"day": {}, "product": {}, "category": {}}
+    by_day, by_product, by_category = groups["day"], groups["product"], groups["category"]
+    category_of = {}
+    for order in tx.scan("orders"):
+        created = order["created_at"]
+        if created < low or created >= high:
+            continue
+        status = order["payment_status"]
+        if status not in wanted:
+            continue
+        lines = order.get("items") or ()
+        day = (first_day + timedelta(days=bisect_right(starts, created) - 1)).isoformat()
+        group = by_day.get((day, status))
+        if group is None:
+            group = by_day[(day, status)] = [0, 0, zero]
+        group[0] += 1
+        group[1] += sum(line["quantity"] for line in lines)
+        group[2] += Decimal(order["total"])
+        counted = set()
+        for line in lines:
+            product_id, quantity, amount = line["product_id"], line["quantity"], Decimal(line["line_total"])
+            group = by_product.get((product_id, status))
+            if group is None:
+                group = by_product[(product_id, status)] = [0, 0, zero]
+            group[0] += 1  # an order has one line per product
+            group[1] += quantity
+            group[2] += amount
+            category = category_of.get(product_id, False)
+            if category is False:
+                product = tx.get("products", product_id)
+                category = category_of[product_id] = product.get("category") if product else None
+            group = by_category.get((category, status))
+            if group is None:
+                group = by_category[(category, status)] = [0, 0, zero]
+            if category not in counted:
+                counted.add(category)
+                group[0] += 1
+            group[1] += quantity
+            group[2] += amount
+    return {by: [{"key": key, "payment_status": status, "orders": orders, "items_sold": items,
+                  "amount": amount} for (key, status), (orders, items, amount) in found.items()]
+            for by, found in groups.items()}
+
 
 class UserRepository(Repository):
     collection = "users"
@@ -413,7 +554,7 @@ class IdempotencyRepository(Repository):
 
 SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
-            LoginAttemptRepository, IdempotencyRepository, EventLog)}
+            LoginAttemptRepository, IdempotencyRepository, EventLog, MovementRepository)}
 
 
 def repository_class(decl):

@@ -86,6 +86,15 @@ EXPECTED_ROLES = {
     "getConversation": PUBLIC_CATALOG,
     "getSettings": STAFF,
     "updateSettings": ADMIN,
+    # section 15: reports, the dashboard, CSV in
+    "getDashboard": STAFF,
+    "reportInventoryValuation": CATALOG,
+    "reportStockLevels": STAFF,
+    "reportSales": CATALOG,
+    "reportTransactionHistory": STAFF,
+    "importProducts": CATALOG,
+    "getDashboardPage": EVERYONE,   # static files; the page signs in to call the API
+    "getDashboardFile": EVERYONE,
 }
 
 SPEC_OPERATIONS = operations()

@@ -5,6 +5,7 @@ which version it describes.
 """
 from collections import Counter
 
+from app.web import PAGES
 from tests.api.test_openapi import DOC_ROUTES, _app_operations, _spec_operations
 
 from .spec import load, operations
@@ -20,6 +21,8 @@ def test_the_only_routes_outside_the_spec_are_the_docs_and_static_files(app):
     outside = {rule.rule for rule in app.url_map.iter_rules()
                if not rule.rule.startswith(("/api/", "/healthz", "/readyz"))}
     allowed = DOC_ROUTES | {"/static/<path:filename>", "/apidocs/static/<path:filename>"}
+    # the pages (section 15's /dashboard/): static files, documented in the spec too
+    allowed |= {route for page in PAGES for route in (f"/{page}/", f"/{page}/<path:filename>")}
     assert outside <= allowed, sorted(outside - allowed)
 
 

@@ -846,3 +846,70 @@ def test_rate_limit_windows_are_saved_read_and_forgotten(shop):
     with shop.reader() as uow:
         assert uow.rate_limits.get(window["id"]) == window
         assert uow.rate_limits.get(old["id"]) is None
+
+
+# ---- reports' aggregates (section 15): the SQL and the Python answer alike -------------------------
+
+def _summary(rows):
+    return sorted((r["key"] or "", r["payment_status"], r["orders"], r["items_sold"], str(r["amount"]))
+                  for r in rows)
+
+
+def test_sales_summary_groups_by_shop_day_product_and_category_alike(shop):
+    from datetime import date
+    tea, pen = product(category="drinks", price="2.00"), product(category=None, price="1.00")
+
+    def lines(*pairs):
+        return [{"product_id": p["id"], "sku": p["sku"], "title": p["title"], "quantity": q,
+                 "unit_price": p["price"], "line_total": total} for p, q, total in pairs]
+    records = [
+        order(1, created_at="2026-11-21T22:59:59Z", payment_status="paid", total="4.00",
+              items=lines((tea, 2, "4.00"))),
+        order(2, created_at="2026-11-21T23:00:00Z", payment_status="refunded", total="5.00",
+              items=lines((tea, 1, "2.00"), (pen, 3, "3.00"))),
+        order(3, created_at="2026-11-21T12:00:00Z", payment_status="unpaid", total="9.00",
+              items=lines((pen, 9, "9.00"))),
+        order(4, created_at="2026-11-19T23:00:00Z", payment_status="paid", total="1.00",
+              items=lines((pen, 1, "1.00"))),  # the 20th in Berlin: outside the range
+    ]
+
+    def put(uow):
+        for p in (tea, pen):
+            uow.products.add(p)
+        for o in records:
+            uow.orders.add(o)
+    commit(shop, put)
+    first, last, statuses = date(2026, 11, 21), date(2026, 11, 22), ("paid", "refunded")
+    by_day = read(shop, lambda uow: uow.orders.sales_summary(first, last, "Europe/Berlin", statuses, "day"))
+    assert _summary(by_day) == [("2026-11-21", "paid", 1, 2, "4.00"), ("2026-11-22", "refunded", 1, 4, "5.00")]
+    by_product = read(shop, lambda uow: uow.orders.sales_summary(first, last, "Europe/Berlin", statuses, "product"))
+    assert _summary(by_product) == sorted([(tea["id"], "paid", 1, 2, "4.00"), (tea["id"], "refunded", 1, 1, "2.00"),
+                                           (pen["id"], "refunded", 1, 3, "3.00")])
+    by_category = read(shop, lambda uow: uow.orders.sales_summary(first, last, "Europe/Berlin", statuses, "category"))
+    assert _summary(by_category) == [("", "refunded", 1, 3, "3.00"), ("drinks", "paid", 1, 2, "4.00"),
+                                     ("drinks", "refunded", 1, 1, "2.00")]
+    counts = read(shop, lambda uow: uow.orders.count_by_status())
+    assert counts == {"pending": 4}
+
+
+def test_stock_as_of_and_movement_totals_agree_on_every_backend(shop):
+    tea = product(stock=5)
+    moves = [movement(tea, 5, stock_after=5, created_at="2026-11-20T10:00:00Z", reason="opening"),
+             movement(tea, -2, stock_after=3, created_at="2026-11-21T10:00:00Z", reason="sale", note="Till"),
+             movement(tea, 4, stock_after=7, created_at="2026-11-22T10:00:00Z", reason="received")]
+
+    def put(uow):
+        uow.products.add(tea)
+        for m in moves:
+            uow.movements.add(m)
+    commit(shop, put)
+    assert read(shop, lambda uow: uow.movements.stock_as_of("2026-11-21T23:59:59Z")) == {tea["id"]: 3}
+    assert read(shop, lambda uow: uow.movements.stock_as_of("2026-11-19T23:59:59Z")) == {}
+    every = read(shop, lambda uow: uow.movements.totals(Query()))
+    assert every == {"movements": 3, "quantity_in": 9, "quantity_out": 2, "net": 7}
+    sales_only = read(shop, lambda uow: uow.movements.totals(Query(filters={"reason": ["sale", "count"]})))
+    assert sales_only == {"movements": 1, "quantity_in": 0, "quantity_out": 2, "net": -2}
+    noted = read(shop, lambda uow: uow.movements.totals(Query(filters={"product_or_note": ("till", ())})))
+    assert noted["movements"] == 1
+    streamed = read(shop, lambda uow: [m["id"] for m in uow.movements.iterate(Query(sort=[("id", True)], limit=1))])
+    assert streamed == [m["id"] for m in reversed(moves)]
