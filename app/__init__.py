@@ -65,6 +65,8 @@ def _register_blueprints(app):
     from .api import auth, delivery, health, inventory, sales, users
     for module in (health, auth, users, inventory, sales, delivery):
         app.register_blueprint(module.bp)
+    from .api import locations
+    app.register_blueprint(locations.bp)
     try:
         from .api import barcodes
     except ImportError:  # pragma: no cover - the barcode blueprint is optional during set-up
@@ -123,11 +125,13 @@ def _init_cli(app):
 
 
 def bootstrap(app, out=None):
-    """Start-up tasks: the configured admin, then demo data when asked and the store has no products."""
+    """Start-up tasks: the default location, the configured admin, then demo data when asked and
+    the store has no products."""
     out = out or sys.stderr
     store = app.extensions["backroom.store"]
     cfg = app.config
     from .services import users
+    _ensure_default_location(store, out)
     if cfg["ADMIN_USERNAME"] and cfg["ADMIN_PASSWORD"]:
         with store.reader() as uow:
             exists = uow.users.find_by_username(cfg["ADMIN_USERNAME"]) is not None
@@ -142,6 +146,22 @@ def bootstrap(app, out=None):
         if empty:
             from scripts.demo_data import seed
             seed(store, cfg, out)
+
+
+def _ensure_default_location(store, out):
+    """A store with no location (a new one, or one made before locations existed) gets the
+    default location holding every product's stock, in one unit of work. Several workers may
+    start at once: the check is made again inside the unit of work (the JSON store's lock, or
+    PostgreSQL's advisory lock taken by count()), so one of them does it and the rest find it done."""
+    from .services import locations
+    with store.reader() as uow:
+        if uow.locations.count():
+            return
+    with store.unit_of_work() as uow:
+        made = locations.ensure_default_location(uow)
+        if made is not None:
+            uow.commit()
+            print(f"created the default location {made['name']!r} ({made['code']})", file=out)
 
 
 logging.getLogger("backroom").setLevel(logging.INFO)

@@ -23,6 +23,10 @@ PERMISSIONS = {
     "barcodes.scan": ALL_STAFF,
     "users.manage": {"admin"},
     "signed_in": ALL_STAFF,
+    # section 9: locations, transfers, stock counts
+    "locations.read": ALL_STAFF,
+    "locations.write": {"admin", "manager"},
+    "transfers.write": {"admin", "manager", "clerk"},
 }
 
 

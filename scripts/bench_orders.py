@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-from app.services import catalog, orders
+from app.services import catalog, locations, orders
 from app.storage.base import COLLECTIONS, new_id
 from app.storage.jsonfile import JsonFileStore, encode_snapshot, write_file_atomically
 from app.storage.memory import MemoryStore
@@ -26,10 +26,13 @@ def build_store(folder, past_orders):
     """Write snapshot files holding `past_orders` orders and their ledger directly (fast), no journal."""
     template_store = MemoryStore()
     with template_store.unit_of_work() as uow:
+        shop = locations.ensure_default_location(uow)
+        back = locations.create_location(uow, {"name": "Back room", "code": "BACK", "kind": "stockroom"})
         products = [catalog.create_product(uow, {
             "sku": f"BENCH-{n:02d}", "title": f"Benchmark product {n}", "price": f"{5 + n}.50",
             "cost": "2.00", "stock": OPENING_STOCK, "category": "bench"}, USER_ID) for n in range(PRODUCTS)]
         movements = [dict(m) for m in uow.tx.scan("stock_movements")]
+        levels = [dict(level) for level in uow.tx.scan("stock_levels")]
         template = orders.place_order(uow, order_body(products, 0), USER_ID, "EUR")
     stock = {p["id"]: OPENING_STOCK for p in products}
     order_records = []
@@ -41,16 +44,21 @@ def build_store(folder, past_orders):
             stock[product["id"]] -= quantity
             items.append({**template["items"][0], "product_id": product["id"], "sku": product["sku"],
                           "title": product["title"], "quantity": quantity})
-            movements.append({"id": new_id(), "product_id": product["id"], "delta": -quantity,
-                              "stock_after": stock[product["id"]], "reason": "sale", "ref": order_id,
-                              "note": None, "user_id": USER_ID, "created_at": template["created_at"]})
+            movements.append({"id": new_id(), "product_id": product["id"], "location_id": shop["id"],
+                              "delta": -quantity, "stock_after": stock[product["id"]],
+                              "location_stock_after": stock[product["id"]], "reason": "sale",
+                              "ref": order_id, "note": None, "user_id": USER_ID,
+                              "created_at": template["created_at"]})
         order_records.append({**template, "id": order_id, "number": 1001 + index, "items": items})
     for product in products:
         product["stock"] = stock[product["id"]]
+    for level in levels:
+        level["quantity"] = stock[level["product_id"]]
     collections = {name: [] for name in COLLECTIONS}
     collections.update({
         "products": products, "stock_movements": movements, "orders": order_records,
         "counters": [{"id": "order_number", "value": 1000 + past_orders}],
+        "locations": [shop, back], "stock_levels": levels,
     })
     os.makedirs(folder, exist_ok=True)
     for name, records in collections.items():

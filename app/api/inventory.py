@@ -1,7 +1,8 @@
 """Catalog and stock routes: products, books, adjustments, the ledger, low stock, receiving by scan."""
 from flask import Blueprint, g, request, url_for
 
-from schemas.products import AdjustmentSchema, ProductInSchema, ReceiveSchema, product_out
+from schemas.products import (AdjustmentSchema, ProductCreateSchema, ProductInSchema, ReceiveSchema,
+                             product_out)
 from ..auth import catalog_reader, optional_user, requires
 from ..services import catalog, stock
 from .idempotent import idempotent_create
@@ -17,8 +18,7 @@ bp = Blueprint("inventory", __name__, url_prefix="/api")
 PRODUCT_SORT = ("title", "sku", "price", "cost", "stock", "created_at", "updated_at", "author",
                 "category", "kind", "status", "low_stock_threshold")
 PRODUCT_SEARCH = ("title", "author", "isbn", "sku", "barcode")
-MOVEMENT_REASONS = ("opening", "sale", "order_cancelled", "received", "count", "damaged", "lost",
-                    "returned", "other")
+MOVEMENT_REASONS = stock.MOVEMENT_REASONS
 
 
 def _list_products(kind=None):
@@ -61,8 +61,8 @@ def list_products():
 @bp.post("/products")
 @requires("catalog.write")
 def create_product():
-    """Create a product with its opening stock."""
-    data = load(ProductInSchema)
+    """Create a product with its opening stock (at `location_id`, else the default location)."""
+    data = load(ProductCreateSchema)
     product = write(catalog.create_product, data, g.user["id"])
     return record_response(product, 201,
                            {"Location": url_for("inventory.get_product", product_id=product["id"])})
@@ -118,15 +118,16 @@ def adjust_stock(product_id):
     """Correct stock by a signed delta with a reason; writes one movement."""
     data = load(AdjustmentSchema)
     movement = write(stock.adjust_stock, product_id, data["delta"], data["reason"],
-                     data.get("note"), data.get("ref"), g.user["id"])
+                     data.get("note"), data.get("ref"), g.user["id"], data.get("location_id"))
     return json_response(movement, 201)
 
 
 @bp.get("/stock-movements")
 @requires("catalog.read_all")
 def list_movements():
-    """The stock ledger: filters product_id, reason, since, until; newest first."""
-    query = list_query(filters={"product_id": text, "reason": choice(*MOVEMENT_REASONS)},
+    """The stock ledger: filters product_id, location_id, reason, since, until; newest first."""
+    query = list_query(filters={"product_id": text, "location_id": text,
+                                "reason": choice(*MOVEMENT_REASONS)},
                        sort_fields=("created_at", "delta", "stock_after", "reason"),
                        q_fields=("note", "ref"), default_sort=(("id", True),), dated=True)
     return page_of("movements", query)
@@ -152,6 +153,6 @@ def receive_stock():
 
     def run(uow):
         movement = stock.receive_stock(uow, data["code"], data["quantity"], data.get("note"),
-                                       g.user["id"])
+                                       g.user["id"], data.get("location_id"))
         return 201, movement, {}
     return idempotent_create("inventory.receive", body, run)

@@ -84,13 +84,14 @@ def _store(uow, product, new):
 
 
 def create_product(uow, data, user_id=None):
-    """A new product with its opening stock (ledger reason `opening`)."""
+    """A new product with its opening stock (ledger reason `opening`) at data's `location_id`
+    (the default location when absent; never a product field)."""
     product = {"id": new_id(), **DEFAULTS}
     product.update({k: v for k, v in data.items() if k in WRITABLE})
     product["stock"] = data.get("stock", 0) or 0
     product = _ordered(_normalise(product))
     _store(uow, product, new=True)
-    stock.open_stock(uow, product, user_id)
+    stock.open_stock(uow, product, user_id, data.get("location_id"))
     return product
 
 

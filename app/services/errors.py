@@ -64,7 +64,8 @@ class DuplicateValue(Conflict):
                          errors={field: ["Already in use."]})
         self.field = field
         self.code = {"sku": "duplicate_sku", "barcode": "duplicate_barcode",
-                     "username": "duplicate_username", "isbn": "duplicate_isbn"}.get(field, "duplicate_value")
+                     "username": "duplicate_username", "isbn": "duplicate_isbn",
+                     "name": "duplicate_name", "code": "duplicate_code"}.get(field, "duplicate_value")
 
 
 class LastAdmin(Conflict):
@@ -133,3 +134,28 @@ class ScannerUnavailable(DomainError):
 
     code = "scanner_unavailable"
     title = "Barcode scanner unavailable"
+
+
+# ---- section 9: locations
+
+
+class DefaultLocation(Conflict):
+    """The default location stays the default (and active) until another is made the default."""
+
+    code = "default_location"
+    title = "The default location must stay"
+
+
+class LocationArchived(Conflict):
+    code = "location_archived"
+    title = "Location archived"
+
+
+class LocationNotEmpty(Conflict):
+    code = "location_not_empty"
+    title = "Location still holds stock"
+
+
+class LocationInUse(Conflict):
+    code = "location_in_use"
+    title = "A pending transfer names this location"
