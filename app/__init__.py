@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from flask.sessions import SessionInterface
 
-from . import errors
+from . import errors, request_ids, security
 from .auth import Tokens
 from .config import load_config
 from .storage import open_store, read_or_create_secret
@@ -40,6 +40,8 @@ def create_app(overrides=None):
                                                app.config["REFRESH_TOKEN_TTL"])
 
     errors.init_app(app)
+    request_ids.init_app(app)
+    security.init_app(app)
     _register_blueprints(app)
     _init_docs(app)
     if app.config["CORS_ORIGINS"]:
@@ -62,8 +64,8 @@ class _NoCookieSession(SessionInterface):
 
 
 def _register_blueprints(app):
-    from .api import auth, delivery, health, inventory, sales, users
-    for module in (health, auth, users, inventory, sales, delivery):
+    from .api import auth, delivery, health, inventory, invites, outbox, sales, users
+    for module in (health, auth, users, invites, outbox, inventory, sales, delivery):
         app.register_blueprint(module.bp)
     from .api import locations
     app.register_blueprint(locations.bp)
@@ -76,7 +78,10 @@ def _register_blueprints(app):
 
 
 def _init_docs(app):
-    """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml."""
+    """Swagger UI at /apidocs/, driven by the hand-kept openapi.yaml.
+
+    app/templates/flasgger/ overrides three of flasgger's templates: the head (no web fonts from
+    another host), the footer (no version banner) and the OAuth redirect page (unused)."""
     from flasgger import Swagger
     from .api.health import load_spec
 
@@ -100,6 +105,9 @@ def _init_docs(app):
         "title": "Backroom API",
         "uiversion": 3,
         "ui_params": {"persistAuthorization": True, "displayRequestDuration": True},
+        # flasgger writes this into the page's script as it is; unset, it writes Python's None
+        # and the script stops there (flasgger issue #639). No OAuth: initOAuth gets {}.
+        "auth": {},
     }
     _Swagger(app, template=spec, config=config, merge=True)
 

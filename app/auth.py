@@ -22,6 +22,8 @@ PERMISSIONS = {
     "deliveries.write": {"admin", "manager", "clerk"},
     "barcodes.scan": ALL_STAFF,
     "users.manage": {"admin"},
+    "invites.manage": {"admin"},
+    "outbox.read": {"admin"},
     "signed_in": ALL_STAFF,
     # section 9: locations, transfers, stock counts
     "locations.read": ALL_STAFF,

@@ -65,6 +65,14 @@ def task(seconds, name=None):
     return register
 
 
+class RunAgainAt(Exception):
+    """Raised by a job that keeps its own schedule (mail): run it again at `moment` (a datetime)."""
+
+    def __init__(self, moment):
+        super().__init__(moment)
+        self.moment = moment
+
+
 def retry_delay(attempts):
     """Seconds before a failed job's next attempt: 5 s, doubling, at most an hour."""
     return min(5 * 2 ** max(attempts - 1, 0), 3600)
@@ -95,9 +103,11 @@ class Background:
 
     def run_job(self, claimed):
         kind = JOBS.get(claimed["kind"])
-        error = None
+        error, again_at = None, None
         try:
             kind.run(self.app, claimed["payload"])
+        except RunAgainAt as exc:
+            again_at = exc.moment
         except Exception as exc:  # noqa: BLE001 - a failed job is tried again later, never lost
             log.warning("job %s (%s) failed: %s", claimed["id"], claimed["kind"], exc, exc_info=True)
             error = f"{type(exc).__name__}: {exc}"[:500]
@@ -105,7 +115,11 @@ class Background:
             current = uow.jobs.get(claimed["id"])
             if current is None or current["claimed_by"] != self.name:
                 return  # taken over meanwhile (our lease ran out): the new holder reports
-            if error is None:
+            if again_at is not None:
+                current.update(status="queued", run_at=timestamp(again_at), claimed_by=None,
+                               claimed_until=None)
+                uow.jobs.update(current)
+            elif error is None:
                 uow.jobs.delete(current["id"])
             else:
                 current["last_error"] = error
@@ -143,6 +157,24 @@ class Background:
             except Exception:  # noqa: BLE001 - a task runs again on its next turn
                 log.warning("task %s failed", one.name, exc_info=True)
 
+    def release_orphans(self):
+        """Jobs claimed by a background process of this machine that is gone (kill -9) are free
+        again at once, rather than when their lease runs out."""
+        from .storage.base import Query
+        host = socket.gethostname()
+        with self.store.unit_of_work() as uow:
+            claimed, _ = uow.jobs.list(Query(filters={"status": "claimed"}, limit=200))
+            freed = 0
+            for one in claimed:
+                owner_host, _, pid = (one["claimed_by"] or "").rpartition(":")
+                if owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                    one["claimed_until"] = timestamp(datetime(2000, 1, 1, tzinfo=timezone.utc))
+                    uow.jobs.update(one)
+                    freed += 1
+            if freed:
+                uow.commit()
+        return freed
+
     def run_once(self):
         with self.app.app_context():
             self.run_tasks()
@@ -152,6 +184,10 @@ class Background:
         """Until stop(): jobs and tasks, waking every poll_seconds (or when events commit)."""
         log.info("background process %s started (jobs: %s; tasks: %s)", self.name,
                  ", ".join(sorted(JOBS)) or "none", ", ".join(t.name for t in TASKS) or "none")
+        try:
+            self.release_orphans()
+        except Exception:  # noqa: BLE001 - their leases will run out anyway
+            log.warning("could not release the jobs of dead background processes", exc_info=True)
         while not self.stopping.is_set():
             try:
                 self.run_once()
@@ -169,6 +205,21 @@ class Background:
 
     def stop(self, *_):
         self.stopping.set()
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (dead, not yet reaped) is gone for our purposes
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        return stat[stat.rindex(b")") + 2:].split()[0] != b"Z"
+    except OSError:
+        return True
 
 
 def at_shutdown(function):
@@ -208,3 +259,39 @@ def forget_dead_sessions(app):
     with store.unit_of_work() as uow:
         if users.forget_dead_sessions(uow, app.config["REFRESH_TOKEN_TTL"]):
             uow.commit()
+
+
+@job("mail.send", max_attempts=1000, lease_seconds=45)
+def send_mail(app, payload):
+    """Hand a queued message to the mail server (or the outbox folder); its schedule is its own."""
+    from . import mail
+    from .services import mail as mail_service
+    store = app.extensions["backroom.store"]
+    with store.reader() as uow:
+        message = uow.outbox.get(payload["message_id"])
+    if message is None or message["status"] != "queued":
+        return
+    built = mail.build(message, app.config["MAIL_FROM"], app.config["NAME"])
+    now = datetime.now(timezone.utc)
+    name = f"{now.strftime('%Y%m%dT%H%M%S%f')}Z-{message['id']}.eml"
+    error, permanent = None, False
+    try:
+        mail.deliver(built, app.config.get("SMTP"), os.path.join(app.config["DATA_DIR"], "outbox"), name)
+    except mail.Refused as exc:
+        error, permanent = str(exc), exc.permanent
+    with store.unit_of_work() as uow:
+        later = mail_service.record_attempt(uow, message["id"], error, permanent)
+        uow.commit()
+    if later is not None:
+        raise RunAgainAt(later)
+
+
+@job("password_reset.request", max_attempts=5)
+def act_on_password_reset_request(app, payload):
+    """Look the account up and queue its message: away from the request, so its answer and its
+    time tell nothing about the account."""
+    from .services import password_reset
+    store = app.extensions["backroom.store"]
+    with store.unit_of_work() as uow:
+        password_reset.act_on_request(uow, payload, app.config["NAME"], app.config["RESET_TOKEN_TTL"])
+        uow.commit()

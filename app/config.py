@@ -28,11 +28,15 @@ DEFAULTS = {
     "SNAPSHOT_SETTLE_SECONDS": 2.0,
     "SNAPSHOT_MAX_LAG_SECONDS": 30.0,
     "BACKGROUND": True,
+    "NAME": "Backroom",
+    "SMTP_URL": None,
+    "MAIL_FROM": "noreply@localhost",
+    "RESET_TOKEN_TTL": 1800,
 }
 
 _BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
-         "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS"}
+         "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL"}
 
 
 def as_bool(value):
@@ -54,7 +58,8 @@ def load_config(app, overrides=None):
         app.config[key] = int(app.config[key])
     for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS"):
         app.config[key] = float(app.config[key])
-    for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY"):
+    for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY",
+                "SMTP_URL"):
         if app.config.get(key) in ("", None):
             app.config[key] = None
         else:
@@ -65,4 +70,7 @@ def load_config(app, overrides=None):
     app.config["CORS_ORIGINS"] = list(origins)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.config["DATA_DIR"] = str(app.config["DATA_DIR"])
+    if app.config["SMTP_URL"]:
+        from .mail import smtp_settings
+        app.config["SMTP"] = smtp_settings(app.config["SMTP_URL"])  # a bad URL stops the start-up
     return app.config

@@ -4,6 +4,7 @@ import logging
 from flask import Response, json
 from werkzeug.exceptions import HTTPException
 
+from .request_ids import current_request_id
 from .services import errors as domain
 from .storage.base import LockTimeout, StoreError
 
@@ -38,6 +39,7 @@ def problem(status, title, detail=None, code=None, errors=None, headers=None, **
     if errors:
         body["errors"] = errors
     body.update(extra)
+    body["request_id"] = current_request_id()
     resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="backroom"'

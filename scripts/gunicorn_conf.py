@@ -7,6 +7,8 @@ from gunicorn.workers import sync
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 keepalive = 5
+# gunicorn's usual access line, then the request id every answer carries (X-Request-Id)
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 # Load the app (and the parsed store) once in the master: workers start at once and share its
 # memory copy-on-write instead of each parsing a big store again.
 preload_app = True

@@ -63,3 +63,24 @@ def assert_problem(resp, status, code=None):
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+def one_of_every_kind(client, auth, users):
+    """A record of every kind an operation's path can name, by the path word before the id
+    ({"orders": <an order id>, ...}): for tests that call every operation of the spec."""
+    product = create_product(client, auth["admin"], kind="book", isbn="9780141439518")
+    order = place_order(client, auth["admin"], [(product, 1)])
+    delivery = create_delivery(client, auth["admin"], order)
+    invite = client.post("/api/invites", json={"role": "clerk"}, headers=auth["admin"]).get_json()
+    back = client.post("/api/locations", json={"name": "Back room", "code": "BACK"},
+                       headers=auth["admin"]).get_json()
+    main = client.get("/api/locations?is_default=true", headers=auth["admin"]).get_json()["items"][0]
+    transfer = client.post("/api/transfers", headers=auth["admin"], json={
+        "from_location_id": main["id"], "to_location_id": back["id"],
+        "lines": [{"product_id": product["id"], "quantity": 1}]}).get_json()
+    count = client.post(f"/api/locations/{main['id']}/counts", headers=auth["admin"],
+                        json={"lines": [{"product_id": product["id"], "counted": 9}]}).get_json()
+    return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
+            "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
+            "invites": invite["id"], "locations": back["id"], "transfers": transfer["id"],
+            "stock-counts": count["id"]}

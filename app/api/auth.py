@@ -1,12 +1,13 @@
-"""Sign-in routes: login, refresh, logout, me, password."""
+"""Sign-in routes: login, refresh, logout, me, password; accepting an invite; password reset by mail."""
 from flask import Blueprint, Response, current_app, g, request
 
 from schemas.common import EmptySchema
+from schemas.invites import AcceptInviteSchema, PasswordResetConfirmSchema, PasswordResetRequestSchema
 from schemas.users import LoginSchema, PasswordChangeSchema, RefreshSchema, user_out
 from ..auth import requires, tokens
-from ..services import users
-from ..services.errors import Unauthorized
-from .request_body import load
+from ..services import invites, password_reset, users
+from ..services.errors import InvalidInvite, InvalidToken, Unauthorized
+from .request_body import load, raw_body
 from .responses import json_response
 from .store import reader, write
 
@@ -70,4 +71,40 @@ def change_password():
     data = load(PasswordChangeSchema)
     write(users.change_password, g.user["id"], g.session["id"], data["current_password"],
           data["new_password"])
+    return Response(status=204)
+
+
+def _field(body, name):
+    return body.get(name) if isinstance(body, dict) else None
+
+
+@bp.post("/accept-invite")
+def accept_invite():
+    """Join with an invite's code: a new user of its role, signed in (201)."""
+    body = raw_body()
+    address = request.remote_addr or "unknown"
+    if not write(invites.screen_code, _field(body, "code"), address):  # judged before the rest
+        raise InvalidInvite("This invitation code is not valid.")
+    data = load(AcceptInviteSchema, body=body)
+    session, user, _ = write(invites.accept_invite, data, address,
+                             refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"])
+    return json_response(_token_body(session, user), 201)
+
+
+@bp.post("/password-reset")
+def ask_for_password_reset():
+    """Ask for a reset token by mail: the same 202 whatever the account."""
+    data = load(PasswordResetRequestSchema)
+    return json_response(write(password_reset.ask, data), 202)
+
+
+@bp.post("/password-reset/confirm")
+def confirm_password_reset():
+    """Set a new password with a reset token; every session of the user is signed out."""
+    body = raw_body()
+    address = request.remote_addr or "unknown"
+    if not write(password_reset.screen_token, _field(body, "token"), address):
+        raise InvalidToken(password_reset.INVALID_TOKEN)
+    data = load(PasswordResetConfirmSchema, body=body)
+    write(password_reset.confirm, data["token"], data["new_password"])
     return Response(status=204)

@@ -17,6 +17,8 @@ bp = Blueprint("inventory", __name__, url_prefix="/api")
 
 PRODUCT_SORT = ("title", "sku", "price", "cost", "stock", "created_at", "updated_at", "author",
                 "category", "kind", "status", "low_stock_threshold")
+# anonymous callers never see cost, so they may not sort by it either (the order would tell it)
+PUBLIC_PRODUCT_SORT = tuple(f for f in PRODUCT_SORT if f != "cost")
 PRODUCT_SEARCH = ("title", "author", "isbn", "sku", "barcode")
 MOVEMENT_REASONS = stock.MOVEMENT_REASONS
 
@@ -26,7 +28,8 @@ def _list_products(kind=None):
     query = list_query(
         filters={"kind": choice("book", "general"), "category": text,
                  "status": choice("active", "archived"), "low_stock": boolean},
-        sort_fields=PRODUCT_SORT, q_fields=PRODUCT_SEARCH, default_sort=(("id", True),))
+        sort_fields=PRODUCT_SORT if staff else PUBLIC_PRODUCT_SORT, q_fields=PRODUCT_SEARCH,
+        default_sort=(("id", True),))
     if kind:
         query.filters["kind"] = kind
     if not staff:

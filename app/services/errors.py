@@ -136,6 +136,20 @@ class ScannerUnavailable(DomainError):
     title = "Barcode scanner unavailable"
 
 
+class InvalidInvite(ValidationFailed):
+    """An unknown, used, revoked or expired invite code: one answer for all of them."""
+
+    code = "invalid_invite"
+    title = "Invalid invite"
+
+
+class InvalidToken(ValidationFailed):
+    """A used, voided, expired or unknown password reset token: one answer for all of them."""
+
+    code = "invalid_token"
+    title = "Invalid token"
+
+
 # ---- section 9: locations
 
 

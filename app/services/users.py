@@ -25,7 +25,7 @@ def hash_password(password):
     return generate_password_hash(password)
 
 
-def _check_password_rules(password, field="password"):
+def check_password_rules(password, field="password"):
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise ValidationFailed("The password is too short.",
                                errors={field: [f"Must be at least {MIN_PASSWORD} characters."]})
@@ -51,7 +51,7 @@ def get_user(uow, user_id):
 
 def create_user(uow, data):
     """A new staff member; the username is unique case-insensitively."""
-    _check_password_rules(data["password"])
+    check_password_rules(data["password"])
     user = {
         "id": new_id(),
         "username": data["username"].strip(),
@@ -220,8 +220,17 @@ def change_password(uow, user_id, session_id, current_password, new_password):
     if not check_password_hash(user["password_hash"], current_password or ""):
         raise ValidationFailed("The current password is wrong.",
                                errors={"current_password": ["Does not match."]})
-    _check_password_rules(new_password, "new_password")
+    check_password_rules(new_password, "new_password")
     user["password_hash"] = hash_password(new_password)
     uow.users.update(user)
     revoke_sessions(uow, user_id, keep=session_id)
+    void_reset_tokens(uow, user_id)
     return user
+
+
+def void_reset_tokens(uow, user_id):
+    """Every open password reset token of the user stops working (a newer one, a password change)."""
+    for record in uow.reset_tokens.for_user(user_id):
+        if not record["voided"] and record["used_at"] is None:
+            record["voided"] = True
+            uow.reset_tokens.update(record)

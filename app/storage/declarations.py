@@ -180,6 +180,24 @@ DECLARED = [
         F("attempts", "int32"), F("claimed_by"), F("claimed_until", "ts"), F("last_error"),
         *stamps()],
         indexes=(Index(("status", "run_at", "id")),)),
+    # ---- accounts (section 12): queued mail, invitations, password reset tokens, throttles
+    Collection("outbox", [
+        F("id"), F("kind"), F("to", column="to_address"), F("subject"), F("text"), F("status"),
+        F("attempts", "int32"),
+        F("last_error"), F("next_attempt_at", "ts"), F("sent_at", "ts"), *stamps()],
+        indexes=(Index(("status", "id")),)),
+    Collection("invites", [
+        F("id"), F("role"), F("email"), F("note"), F("status"), F("expires_at", "ts"),
+        F("used_at", "ts"), F("used_by"), F("revoked_at", "ts"), F("created_by"), F("code_hash"),
+        *stamps()],
+        unique=(Unique("code_hash", "exact"),)),
+    Collection("reset_tokens", [
+        F("id"), F("user_id"), F("token_hash"), F("expires_at", "ts"), F("used_at", "ts"),
+        F("voided", "bool"), *stamps()],
+        unique=(Unique("token_hash", "exact"),), lookups={"user_id": "for_user"}),
+    # hits per (what, who) in a sliding window, as Unix times: refused invite codes per address, ...
+    Collection("throttles", [F("id"), F("hits", "floats"), F("updated_at", "ts")],
+               time_ids=False, upsert=True),
     # ---- section 9: locations, the quantity of each product at each, transfers, stock counts
     Collection("locations", [
         F("id"), F("name"), F("code"), F("kind"), F("address"), F("is_default", "bool"), F("status"),

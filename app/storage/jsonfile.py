@@ -619,6 +619,25 @@ class JsonFileStore:
             return repositories.entries_after(logs.oldest_first("events"), None, limit)
         return logs.after("events", event_id, limit)
 
+    def wait_for_events(self, timeout):
+        """Block until another commit lands in the journal (any process), or timeout; True if one did.
+        (A stat every 50 ms: the journal's size moves with every commit.)"""
+        deadline = time.monotonic() + timeout
+        try:
+            start = os.stat(self.journal_path).st_size
+        except FileNotFoundError:
+            start = None
+        while True:
+            try:
+                if os.stat(self.journal_path).st_size != start:
+                    return True
+            except FileNotFoundError:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(0.05, left))
+
     def _sync_committed(self):
         """fsync the journal a commit of this transaction wrote to (its descriptor stays open, so
         this reaches the lines even if a compaction has replaced the journal since). An fsync

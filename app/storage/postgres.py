@@ -925,8 +925,17 @@ SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog,
             PgStockLevelRepository, PgLocationRepository, PgTransferRepository, PgStockCountRepository)}
-REPOSITORIES = {decl.attr: (SPECIAL.get(decl.name) or (PgLogRepository if decl.log else PgRepository), decl)
-                for decl in DECLARED.values()}
+
+
+def _repository_class(decl):
+    if decl.name in SPECIAL:
+        return SPECIAL[decl.name]
+    if decl.log:
+        return PgLogRepository
+    return _Keyed if decl.upsert else PgRepository
+
+
+REPOSITORIES = {decl.attr: (_repository_class(decl), decl) for decl in DECLARED.values()}
 
 
 class PgUnitOfWork:
@@ -1010,7 +1019,8 @@ class PgUnitOfWork:
         it ends. Rows that exist are locked by reading them; this covers the look-up that finds
         nothing yet ("create the admin unless that username exists")."""
         if not self.readonly:
-            self.run("SELECT pg_advisory_xact_lock(%s)", (_lock_key(*what),))
+            # advisory locks are database-wide: the schema's name keeps shops apart
+            self.run("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.store.schema or "", *what),))
 
     def remember(self, shape, record):
         for field in shape.children:

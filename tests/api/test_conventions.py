@@ -302,3 +302,19 @@ def test_if_match_takes_a_list_of_etags_and_compares_strongly(client, auth):
     assert resp.status_code == 412
     assert resp.get_json()["code"] == "precondition_failed"
     assert client.get(path, headers=auth["manager"]).get_json()["title"] == "Listed"
+
+
+def test_every_answer_carries_a_request_id_and_a_problem_names_it(client):
+    ok = client.get("/healthz")
+    assert ok.headers["X-Request-Id"].startswith("req_") and len(ok.headers["X-Request-Id"]) == 28
+    assert client.get("/healthz").headers["X-Request-Id"] != ok.headers["X-Request-Id"]
+    missing = client.get("/api/orders/nothing-here", headers={"X-Request-Id": "till-7:2026/11/21+a=b"})
+    assert missing.status_code in (401, 404)
+    assert missing.headers["X-Request-Id"] == "till-7:2026/11/21+a=b"
+    assert missing.get_json()["request_id"] == "till-7:2026/11/21+a=b"
+
+
+def test_a_request_id_that_is_not_a_sane_one_is_replaced(client):
+    for bad in ("", "x" * 129, "has space", "new\\nline", "é"):
+        resp = client.get("/healthz", headers={"X-Request-Id": bad})
+        assert resp.headers["X-Request-Id"].startswith("req_"), bad

@@ -846,3 +846,30 @@ def test_processes_claiming_jobs_at_once_never_take_the_same_one(shop):
     taken = run_processes(claim_jobs_in_a_process, [(shop.address, f"w{n}",) for n in range(4)])
     every = sorted(n for mine in taken for n in mine)
     assert every == list(range(60))
+
+
+def commit_an_event_later(results, address, delay):
+    import time
+    time.sleep(delay)
+    store = open_store(address)
+    with store.unit_of_work() as uow:
+        uow.events.add("test.woke", {})
+        uow.commit()
+    store.close()
+    results.put("done")
+
+
+def test_a_listener_is_woken_when_another_process_commits_an_event(shop):
+    import time
+    listener = open_store(shop.address)
+    assert listener.wait_for_events(0.2) is False  # nothing happens: it waits the whole time
+    proc_results = CTX.Queue()
+    proc = CTX.Process(target=commit_an_event_later, args=(proc_results, shop.address, 0.5))
+    proc.start()
+    started = time.monotonic()
+    woke = listener.wait_for_events(10)
+    waited = time.monotonic() - started
+    proc.join(timeout=TIMEOUT)
+    assert woke and waited < 5
+    assert [e["type"] for e in listener.events_after(None)] == ["test.woke"]
+    listener.close()

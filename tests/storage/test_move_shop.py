@@ -4,7 +4,8 @@ import io
 import pytest
 from werkzeug.security import generate_password_hash
 
-from app.services import catalog, deliveries, idempotency, locations, orders, stock
+from app.services import (catalog, deliveries, idempotency, invites, locations, orders, password_reset,
+                          stock)
 from app.services import users as user_service
 from app.storage.base import COLLECTIONS, LOGS, Query
 from app.storage.jsonfile import JsonFileStore
@@ -50,6 +51,8 @@ def json_shop(tmp_path, fast_hashing):
         idempotency.remember(uow, manager["id"], "orders.create", "key-1", {"a": 1}, 201,
                              {"id": order["id"], "total": "14.50"}, {"Location": "/api/orders/x"})
         uow.jobs.enqueue("example", {"order_id": order["id"]})
+        invites.create_invite(uow, {"role": "clerk", "email": "sam@example.com"}, manager["id"], "Shop")
+        password_reset.act_on_request(uow, {"username": "manager"}, "Shop", 1800)
         uow.events.add("order.cancelled", order)
         uow.events.add("stock.low", product)
         uow.commit()

@@ -111,7 +111,7 @@ class Server:
             args = [gunicorn_path(), "-c", str(GUNICORN_CONF), "--workers", str(self.workers),
                     "--bind", f"127.0.0.1:{self.port}", "--no-control-socket",
                     "--access-logfile", str(self.access_log),
-                    "--access-logformat", '%(p)s "%(r)s" %(s)s', "wsgi:app"]
+                    "--access-logformat", '%(p)s "%(r)s" %(s)s %({x-request-id}o)s', "wsgi:app"]
         else:
             env["SHOP_BIND"] = f"127.0.0.1:{self.port}"
             env["SHOP_WORKERS"] = str(self.workers)

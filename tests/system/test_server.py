@@ -112,6 +112,19 @@ def test_errors_from_the_real_server_are_problem_json(server, admin_token, metho
     assert "Traceback" not in resp.text and "<html" not in resp.text.lower()
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/apidocs/", "/no/such/page"])
+def test_answers_carry_security_headers_and_no_version_banner(server, path):
+    """gunicorn always sends its own `Server: gunicorn` (an app cannot replace it, only add a
+    second one); it names no version, and nothing else in the answer does."""
+    resp = requests.get(server.url(path), timeout=HTTP_TIMEOUT)
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers.get("Server", "gunicorn") == "gunicorn"
+    assert "X-Powered-By" not in resp.headers
+    assert not re.search(r"(gunicorn|werkzeug|python|flask|flasgger)/?\s*\d", resp.text, re.I)
+
+
 def test_no_token_is_a_problem_with_a_bearer_challenge(server):
     resp = requests.get(server.url("/api/orders"), timeout=HTTP_TIMEOUT)
     assert resp.status_code == 401
@@ -180,3 +193,12 @@ def test_make_serve_prints_where_to_look_and_the_demo_passwords(make_server):
                           timeout=HTTP_TIMEOUT)
     assert orders.status_code == 200 and orders.json()["total"] == 4
     assert json.loads(requests.get(server.url("/readyz"), timeout=HTTP_TIMEOUT).text)["status"] == "ok"
+    # every access-log line ends with the answer's request id, the one a problem body names
+    problem = requests.get(server.url("/api/orders/none"), timeout=HTTP_TIMEOUT,
+                           headers={"Authorization": f"Bearer {token}", "X-Request-Id": "support-ticket-42"})
+    assert problem.json()["request_id"] == "support-ticket-42"
+    deadline = time.monotonic() + 5
+    while "support-ticket-42" not in server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(line.endswith(" support-ticket-42") and '"GET /api/orders/none' in line
+               for line in server.log_text().splitlines())

@@ -1,0 +1,31 @@
+"""Request ids: every answer carries X-Request-Id (the client's own when it is a sane one), problems and the access log too."""
+import base64
+import os
+import re
+
+from flask import g, has_request_context, request
+
+_CLIENTS_OWN = re.compile(r"^[A-Za-z0-9\-_.:@/+=]{1,128}$")
+
+
+def _new_id():
+    # 15 random bytes are 24 base32 characters: letters and digits
+    return "req_" + base64.b32encode(os.urandom(15)).decode().lower()
+
+
+def current_request_id():
+    """This request's id, made on first use; None outside a request."""
+    if not has_request_context():
+        return None
+    rid = g.get("request_id")
+    if rid is None:
+        sent = request.headers.get("X-Request-Id", "")
+        rid = g.request_id = sent if _CLIENTS_OWN.match(sent) else _new_id()
+    return rid
+
+
+def init_app(app):
+    @app.after_request
+    def send_request_id(response):
+        response.headers["X-Request-Id"] = current_request_id()
+        return response
