@@ -67,6 +67,8 @@ def _register_blueprints(app):
     from .api import assistant, auth, delivery, health, inventory, invites, outbox, sales, settings, users
     for module in (health, auth, users, invites, outbox, settings, inventory, sales, delivery, assistant):
         app.register_blueprint(module.bp)
+    from .api import locations
+    app.register_blueprint(locations.bp)
     try:
         from .api import barcodes
     except ImportError:  # pragma: no cover - the barcode blueprint is optional during set-up
@@ -135,11 +137,13 @@ def _init_cli(app):
 
 
 def bootstrap(app, out=None):
-    """Start-up tasks: the configured admin, then demo data when asked and the store has no products."""
+    """Start-up tasks: the default location, the configured admin, then demo data when asked and
+    the store has no products."""
     out = out or sys.stderr
     store = app.extensions["backroom.store"]
     cfg = app.config
     from .services import settings, users
+    _ensure_default_location(store, out)
     with store.reader() as uow:
         has_settings = uow.settings.get(settings.RECORD) is not None
     if not has_settings:  # a store of an earlier release, or a new one
@@ -181,6 +185,20 @@ def _link_categories(store, out):
         uow.commit()
     if linked:
         print(f"linked {linked} products to their categories", file=out)
+def _ensure_default_location(store, out):
+    """A store with no location (a new one, or one made before locations existed) gets the
+    default location holding every product's stock, in one unit of work. Several workers may
+    start at once: the check is made again inside the unit of work (the JSON store's lock, or
+    PostgreSQL's advisory lock taken by count()), so one of them does it and the rest find it done."""
+    from .services import locations
+    with store.reader() as uow:
+        if uow.locations.count():
+            return
+    with store.unit_of_work() as uow:
+        made = locations.ensure_default_location(uow)
+        if made is not None:
+            uow.commit()
+            print(f"created the default location {made['name']!r} ({made['code']})", file=out)
 
 
 logging.getLogger("backroom").setLevel(logging.INFO)

@@ -38,6 +38,10 @@ PERMISSIONS = {
     "reports.read": ALL_STAFF,
     "reports.finance": {"admin", "manager"},
     "products.import": {"admin", "manager"},
+    # section 9: locations, transfers, stock counts
+    "locations.read": ALL_STAFF,
+    "locations.write": {"admin", "manager"},
+    "transfers.write": {"admin", "manager", "clerk"},
 }
 
 

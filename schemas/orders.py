@@ -46,6 +46,7 @@ class OrderCreateSchema(InputSchema):
     customer_id = fields.String(allow_none=True, validate=validate.Length(max=100))
     payment = fields.Nested(PaymentSchema, allow_none=True)
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    location_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))  # default: the default location
 
     @validates_schema
     def has_lines(self, data, **kwargs):

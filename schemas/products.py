@@ -40,12 +40,20 @@ class AdjustmentSchema(InputSchema):
     reason = fields.String(required=True, validate=validate.OneOf(ADJUSTMENT_REASONS))
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
     ref = fields.String(allow_none=True, validate=validate.Length(max=200))
+    location_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))  # default: the default location
 
 
 class ReceiveSchema(InputSchema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=100))
     quantity = StrictInteger(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    location_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))  # default: the default location
+
+
+class ProductCreateSchema(ProductInSchema):
+    """POST /api/products: the product, and where its opening stock goes (no product field)."""
+
+    location_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
 
 
 class ReviewSchema(InputSchema):

@@ -26,6 +26,8 @@ def main():
     from scripts import bench_orders
     print("== placing an order as the history grows (scripts.bench_orders) ==", flush=True)
     bench_orders.bench_orders()
+    print("\n== completing a 20-line transfer as the ledger grows (scripts.bench_orders) ==", flush=True)
+    bench_orders.bench_transfers()
     for module_name, function_name, what in OPTIONAL:
         run_optional(module_name, function_name, what)
     print(f"\nbenchmarks done in {time.perf_counter() - started:.0f} s", flush=True)

@@ -1,4 +1,5 @@
-"""Benchmark: what placing one order costs on the JSON store with 100 and with 100,000 past orders.
+"""Benchmark: what placing one order costs on the JSON store with 100 and with 100,000 past orders,
+and what completing a 20-line transfer costs with 100 and with 100,000 past movements.
 
 Each sample is what a request pays in the service layer: one unit of work that checks and takes the
 stock, writes the movements and the order, and commits (one journal line, fsynced). The two stores
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from app.services import catalog, orders
+from app.services import catalog, locations, orders
 from app.storage.base import COLLECTIONS, new_id
 from app.storage.jsonfile import JsonFileStore, encode_snapshot, write_file_atomically
 from app.storage.memory import MemoryStore
@@ -26,10 +27,13 @@ def build_store(folder, past_orders):
     """Write snapshot files holding `past_orders` orders and their ledger directly (fast), no journal."""
     template_store = MemoryStore()
     with template_store.unit_of_work() as uow:
+        shop = locations.ensure_default_location(uow)
+        back = locations.create_location(uow, {"name": "Back room", "code": "BACK", "kind": "stockroom"})
         products = [catalog.create_product(uow, {
             "sku": f"BENCH-{n:02d}", "title": f"Benchmark product {n}", "price": f"{5 + n}.50",
             "cost": "2.00", "stock": OPENING_STOCK, "category": "bench"}, USER_ID) for n in range(PRODUCTS)]
         movements = [dict(m) for m in uow.tx.scan("stock_movements")]
+        levels = [dict(level) for level in uow.tx.scan("stock_levels")]
         template = orders.place_order(uow, order_body(products, 0), USER_ID, "EUR")
     stock = {p["id"]: OPENING_STOCK for p in products}
     order_records = []
@@ -41,16 +45,21 @@ def build_store(folder, past_orders):
             stock[product["id"]] -= quantity
             items.append({**template["items"][0], "product_id": product["id"], "sku": product["sku"],
                           "title": product["title"], "quantity": quantity})
-            movements.append({"id": new_id(), "product_id": product["id"], "delta": -quantity,
-                              "stock_after": stock[product["id"]], "reason": "sale", "ref": order_id,
-                              "note": None, "user_id": USER_ID, "created_at": template["created_at"]})
+            movements.append({"id": new_id(), "product_id": product["id"], "location_id": shop["id"],
+                              "delta": -quantity, "stock_after": stock[product["id"]],
+                              "location_stock_after": stock[product["id"]], "reason": "sale",
+                              "ref": order_id, "note": None, "user_id": USER_ID,
+                              "created_at": template["created_at"]})
         order_records.append({**template, "id": order_id, "number": 1001 + index, "items": items})
     for product in products:
         product["stock"] = stock[product["id"]]
+    for level in levels:
+        level["quantity"] = stock[level["product_id"]]
     collections = {name: [] for name in COLLECTIONS}
     collections.update({
         "products": products, "stock_movements": movements, "orders": order_records,
         "counters": [{"id": "order_number", "value": 1000 + past_orders}],
+        "locations": [shop, back], "stock_levels": levels,
     })
     os.makedirs(folder, exist_ok=True)
     for name, records in collections.items():
@@ -137,13 +146,102 @@ def report_compaction(store, product_ids, size, out, limit=300):
           f"{every:,.0f} orders", file=out, flush=True)
 
 
+TRANSFER_LINES = 20
+
+
+def build_transfer_store(folder, past_movements):
+    """Snapshot files of a shop with TRANSFER_LINES products at its default location, a back room,
+    and `past_movements` movements in the ledger (goods received at the default location)."""
+    template_store = MemoryStore()
+    with template_store.unit_of_work() as uow:
+        shop = locations.ensure_default_location(uow)
+        back = locations.create_location(uow, {"name": "Back room", "code": "BACK", "kind": "stockroom"})
+        products = [catalog.create_product(uow, {
+            "sku": f"MOVE-{n:02d}", "title": f"Moved product {n}", "price": "4.50", "stock": OPENING_STOCK},
+            USER_ID) for n in range(TRANSFER_LINES)]
+        movements = [dict(m) for m in uow.tx.scan("stock_movements")]
+        levels = {level["product_id"]: dict(level) for level in uow.tx.scan("stock_levels")}
+    stock = {p["id"]: OPENING_STOCK for p in products}
+    for index in range(past_movements):
+        product = products[index % TRANSFER_LINES]
+        stock[product["id"]] += 1
+        movements.append({**movements[0], "id": new_id(), "product_id": product["id"], "delta": 1,
+                          "stock_after": stock[product["id"]], "location_stock_after": stock[product["id"]],
+                          "reason": "received"})
+    for product in products:
+        product["stock"] = levels[product["id"]]["quantity"] = stock[product["id"]]
+    collections = {name: [] for name in COLLECTIONS}
+    collections.update({"products": products, "stock_movements": movements, "locations": [shop, back],
+                        "stock_levels": list(levels.values())})
+    os.makedirs(folder, exist_ok=True)
+    for name, records in collections.items():
+        write_file_atomically(os.path.join(folder, f"{name}.json"), encode_snapshot(name, 1, records))
+    return [p["id"] for p in products], shop["id"], back["id"]
+
+
+def complete_one(store, product_ids, source, destination):
+    """Plan a transfer of every product (not timed), then complete it: what completing costs."""
+    body = {"from_location_id": source, "to_location_id": destination, "note": "bench",
+            "lines": [{"product_id": pid, "quantity": 1} for pid in product_ids]}
+    with store.unit_of_work() as uow:
+        planned = locations.create_transfer(uow, body, USER_ID)
+        uow.commit()
+    start = time.perf_counter()
+    with store.unit_of_work() as uow:
+        locations.complete_transfer(uow, planned["id"], USER_ID)
+        uow.commit()
+    return time.perf_counter() - start
+
+
+def bench_transfers(sizes=(100, 100_000), samples=200, warmup=10, out=sys.stdout):
+    """Median cost of completing one 20-line transfer at each size of the ledger; {size: seconds}."""
+    with tempfile.TemporaryDirectory(prefix="backroom-bench-") as root:
+        stores = {}
+        for size in sizes:
+            folder = os.path.join(root, f"movements-{size}")
+            started = time.perf_counter()
+            built = build_transfer_store(folder, size)
+            store = JsonFileStore(folder)
+            stores[size] = (store, *built)
+            print(f"  built a store with {size:>9,} past movements in {time.perf_counter() - started:5.1f} s",
+                  file=out, flush=True)
+        timings = {size: [] for size in sizes}
+        for index in range(warmup + samples):
+            for size in (list(sizes) if index % 2 == 0 else list(reversed(sizes))):
+                store, product_ids, shop, back = stores[size]
+                # there and back again, so neither location runs dry
+                source, destination = (shop, back) if index % 2 == 0 else (back, shop)
+                elapsed = complete_one(store, product_ids, source, destination)
+                if index >= warmup:
+                    timings[size].append(elapsed)
+        medians = {size: statistics.median(values) for size, values in timings.items()}
+        print(f"\ncompleting a {TRANSFER_LINES}-line transfer (service level, JSON journal store, fsync "
+              f"included), median of {samples}:", file=out)
+        for size in sizes:
+            values = sorted(timings[size])
+            p90 = values[int(len(values) * 0.9) - 1]
+            print(f"  {size:>9,} past movements: {medians[size] * 1000:7.2f} ms   (p90 {p90 * 1000:.2f} ms)",
+                  file=out)
+        small, large = min(sizes), max(sizes)
+        print(f"  ratio {large:,} / {small:,}: {medians[large] / medians[small]:.2f}   (target: about 1)",
+              file=out, flush=True)
+        for store, *_ in stores.values():
+            store.close()
+        return medians
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=300, help="orders measured per store size")
     parser.add_argument("--past-orders", type=int, nargs=2, default=(100, 100_000), metavar=("SMALL", "LARGE"))
+    parser.add_argument("--transfers-only", action="store_true",
+                        help="only the figure for completing a 20-line transfer")
     args = parser.parse_args(argv)
-    print("Benchmark: the cost of placing an order as the order history grows", flush=True)
-    bench_orders(tuple(args.past_orders), samples=args.samples)
+    if not args.transfers_only:
+        print("Benchmark: the cost of placing an order as the order history grows", flush=True)
+        bench_orders(tuple(args.past_orders), samples=args.samples)
+    print("\nBenchmark: the cost of completing a transfer as the ledger grows", flush=True)
+    bench_transfers()
 
 
 if __name__ == "__main__":

@@ -398,6 +398,34 @@ def _settle_ledger(products, moves):
             product["version"] += 1
 
 
+def _at_one_location(ids, start, products, moves, orders):
+    """Everything at the default location, as the start-up step would leave the shop: the
+    location, each product's level there, location_id on every movement and order."""
+    made = stamp(start)
+    shop = {"id": ids.at(start), "name": "Shop", "code": "MAIN", "kind": "store", "address": None,
+            "is_default": True, "status": "active", "created_at": made, "updated_at": made, "version": 1}
+    levels = [{"id": f"{p['id']}:{shop['id']}", "product_id": p["id"], "location_id": shop["id"],
+               "quantity": p["stock"], "created_at": p["created_at"], "updated_at": p["updated_at"],
+               "version": 1} for p in products if p["stock"]]
+    placed_moves = []
+    for m in moves:
+        placed = {"id": m["id"], "product_id": m["product_id"], "location_id": shop["id"]}
+        for key, value in m.items():
+            placed.setdefault(key, value)
+            if key == "stock_after":
+                placed["location_stock_after"] = value
+        placed_moves.append(placed)
+    placed_orders = []
+    for order in orders:
+        placed = {}
+        for key, value in order.items():
+            placed[key] = value
+            if key == "created_by":
+                placed["location_id"] = shop["id"]
+        placed_orders.append(placed)
+    return shop, levels, placed_moves, placed_orders
+
+
 # ---- snapshot files ----------------------------------------------------------
 
 def _write_collections(folder, tx, tables):
@@ -456,10 +484,12 @@ def build_shop(data_dir, products=5000, orders=100_000, seed=5, end=None, passwo
     moves = sorted(opening + moves, key=lambda m: m["id"])
     _settle_ledger(catalog, moves)
     deliveries.sort(key=lambda d: d["id"])
+    shop, levels, moves, sold = _at_one_location(ids, start, catalog, moves, sold)
     tx = len(catalog) + len(sold) + len(deliveries)
     tables = {name: [] for name in COLLECTIONS}
     tables.update(products=catalog, stock_movements=moves, orders=sold, deliveries=deliveries,
-                  users=[staff], counters=[{"id": "order_number", "value": 1000 + len(sold)}])
+                  users=[staff], counters=[{"id": "order_number", "value": 1000 + len(sold)}],
+                  locations=[shop], stock_levels=levels)
     generated = time.monotonic()
 
     folder = os.path.abspath(data_dir)

@@ -1,8 +1,8 @@
-"""Demo data for a new shop: books and other products, orders, deliveries, and one user per role."""
+"""Demo data for a new shop: books and other products, a back room, orders, deliveries, and one user per role."""
 import secrets
 import sys
 
-from app.services import catalog, categories, deliveries, orders, users
+from app.services import catalog, categories, deliveries, locations, orders, users
 from app.services.codes import ean_check_digit
 
 ROLE_USERS = ("admin", "manager", "clerk", "editor", "viewer")
@@ -42,6 +42,7 @@ def seed(store, config, out=sys.stderr):
     with store.unit_of_work() as uow:
         if uow.products.count() > 0:
             return []
+        locations.ensure_default_location(uow)  # a no-op after start-up, which made it
         for role in ROLE_USERS:
             if uow.users.find_by_username(role) is None:
                 password = secrets.token_urlsafe(9)
@@ -66,6 +67,14 @@ def seed(store, config, out=sys.stderr):
             products.append(catalog.create_product(uow, {
                 "sku": sku, "title": title, "kind": "general", "barcode": barcode, "price": price,
                 "cost": cost, "stock": qty, "category_id": shelves[category]}, staff_id))
+        back = uow.locations.find_by_code("BACK") or locations.create_location(
+            uow, {"name": "Back room", "code": "BACK", "kind": "stockroom"})
+        locations.create_transfer(uow, {
+            "from_location_id": uow.locations.default()["id"], "to_location_id": back["id"],
+            "note": "overstock to the back room", "complete": True,
+            "lines": [{"product_id": products[3]["id"], "quantity": 6},
+                      {"product_id": products[8]["id"], "quantity": 10},
+                      {"product_id": products[12]["id"], "quantity": 60}]}, staff_id)
         currency = config["CURRENCY"]
         first = orders.place_order(uow, {"items": [{"product_id": products[0]["id"], "quantity": 1},
                                                    {"product_id": products[8]["id"], "quantity": 1}],
@@ -96,8 +105,8 @@ def seed(store, config, out=sys.stderr):
         deliveries.advance_delivery(uow, delivered["id"], "in_transit", None, staff_id)
         deliveries.advance_delivery(uow, delivered["id"], "delivered", "left with a neighbour", staff_id)
         uow.commit()
-    print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products, 4 orders (#{second['number']} "
-          "is pending), 2 deliveries", file=out)
+    print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products, a back room filled by one "
+          f"transfer, 4 orders (#{second['number']} is pending), 2 deliveries", file=out)
     if created:
         print("demo users (passwords are shown only this once):", file=out)
         for role, password in created:

@@ -72,10 +72,19 @@ def one_of_every_kind(client, auth, users):
     order = place_order(client, auth["admin"], [(product, 1)])
     delivery = create_delivery(client, auth["admin"], order)
     invite = client.post("/api/invites", json={"role": "clerk"}, headers=auth["admin"]).get_json()
+    back = client.post("/api/locations", json={"name": "Back room", "code": "BACK"},
+                       headers=auth["admin"]).get_json()
+    main = client.get("/api/locations?is_default=true", headers=auth["admin"]).get_json()["items"][0]
+    transfer = client.post("/api/transfers", headers=auth["admin"], json={
+        "from_location_id": main["id"], "to_location_id": back["id"],
+        "lines": [{"product_id": product["id"], "quantity": 1}]}).get_json()
+    count = client.post(f"/api/locations/{main['id']}/counts", headers=auth["admin"],
+                        json={"lines": [{"product_id": product["id"], "counted": 9}]}).get_json()
     category = client.post("/api/categories", json={"name": "Every Kind"}, headers=auth["admin"]).get_json()
     conversation = client.post("/api/assistant/messages", json={"message": "any books?"},
                                headers=auth["admin"]).get_json()
     return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
-            "conversations": conversation["conversation_id"], "dashboard": "app.js"}
+            "conversations": conversation["conversation_id"], "dashboard": "app.js",
+            "locations": back["id"], "transfers": transfer["id"], "stock-counts": count["id"]}

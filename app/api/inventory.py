@@ -1,8 +1,8 @@
 """Catalog and stock routes: products, books, review, categories, adjustments, the ledger, low stock, receiving by scan."""
 from flask import Blueprint, Response, g, request, url_for
 
-from schemas.products import (AdjustmentSchema, CategoryInSchema, ProductInSchema, ReceiveSchema,
-                              RejectSchema, ReviewSchema)
+from schemas.products import (AdjustmentSchema, CategoryInSchema, ProductCreateSchema, ProductInSchema,
+                              ReceiveSchema, RejectSchema, ReviewSchema)
 from ..auth import catalog_reader, optional_user, requires, sees_cost
 from ..services import catalog, categories, stock
 from .csv_out import csv_list
@@ -21,8 +21,7 @@ PRODUCT_SORT = ("title", "sku", "price", "cost", "stock", "created_at", "updated
                 "category", "kind", "status", "low_stock_threshold")
 # anonymous callers never see cost, so they may not sort by it either (the order would tell it)
 PRODUCT_SEARCH = ("title", "author", "isbn", "sku", "barcode")
-MOVEMENT_REASONS = ("opening", "sale", "order_cancelled", "received", "count", "damaged", "lost",
-                    "returned", "other")
+MOVEMENT_REASONS = stock.MOVEMENT_REASONS
 CATEGORY_SORT = ("name", "slug", "created_at", "updated_at")
 
 
@@ -89,8 +88,8 @@ def list_products():
 @bp.post("/products")
 @requires("catalog.write")
 def create_product():
-    """Create a product with its opening stock (a draft when an editor writes it while approval is on)."""
-    data = load(ProductInSchema)
+    """Create a product with its opening stock (a draft when an editor writes it while approval is on) at `location_id`, else the default location."""
+    data = load(ProductCreateSchema)
     product = write(catalog.create_product, data, g.user["id"], writer(),
                     shop_settings()["default_low_stock_threshold"])
     return _product_response(product, 201,
@@ -234,15 +233,16 @@ def adjust_stock(product_id):
     """Correct stock by a signed delta with a reason; writes one movement."""
     data = load(AdjustmentSchema)
     movement = write(stock.adjust_stock, product_id, data["delta"], data["reason"],
-                     data.get("note"), data.get("ref"), g.user["id"])
+                     data.get("note"), data.get("ref"), g.user["id"], data.get("location_id"))
     return json_response(movement, 201)
 
 
 @bp.get("/stock-movements")
 @requires("catalog.read_all")
 def list_movements():
-    """The stock ledger: filters product_id, reason, since, until; newest first."""
-    query = list_query(filters={"product_id": text, "reason": choice(*MOVEMENT_REASONS)},
+    """The stock ledger: filters product_id, location_id, reason, since, until; newest first."""
+    query = list_query(filters={"product_id": text, "location_id": text,
+                                "reason": choice(*MOVEMENT_REASONS)},
                        sort_fields=("created_at", "delta", "stock_after", "reason"),
                        q_fields=("note", "ref"), default_sort=(("id", True),), dated=True)
     return csv_list("stock-movements", query) or page_of("movements", query)
@@ -268,6 +268,6 @@ def receive_stock():
 
     def run(uow):
         movement = stock.receive_stock(uow, data["code"], data["quantity"], data.get("note"),
-                                       g.user["id"])
+                                       g.user["id"], data.get("location_id"))
         return 201, movement, {}
     return idempotent_create("inventory.receive", body, run)

@@ -29,13 +29,14 @@ def _flatten(errors, prefix=""):
 
 def flatten_errors(errors):
     """Nested marshmallow errors as field -> messages; an order line's problems stay under items.<i>
-    (the seed form's `books` lines too, as they mean the same lines)."""
+    (the seed form's `books` lines too, as they mean the same lines), a transfer's or count's
+    under lines.<i>."""
     flat = _flatten(errors)
     out = {}
     for key, messages in flat.items():
         parts = key.split(".")
-        if len(parts) > 2 and parts[0] in ("items", "books") and parts[1].isdigit():
-            line = f"items.{parts[1]}"
+        if len(parts) > 2 and parts[0] in ("items", "books", "lines") and parts[1].isdigit():
+            line = f"{'lines' if parts[0] == 'lines' else 'items'}.{parts[1]}"
             out.setdefault(line, []).extend(f"{'.'.join(parts[2:])}: {m}" for m in messages)
         else:
             out.setdefault(key, []).extend(messages)

@@ -34,10 +34,10 @@ def create_order():
 @bp.get("/orders")
 @requires("orders.read")
 def list_orders():
-    """List orders, newest first: filters status, payment_status, customer_email, since, until."""
+    """List orders, newest first: filters status, payment_status, customer_email, location_id, since, until."""
     query = list_query(
         filters={"status": choice(*ORDER_STATUSES), "payment_status": choice(*PAYMENT_STATUSES),
-                 "customer_email": text},
+                 "customer_email": text, "location_id": text},
         sort_fields=("created_at", "updated_at", "number", "total", "status", "payment_status"),
         q_fields=("number", "notes", "customer_id", "customer.name", "customer.email"),
         default_sort=(("id", True),), dated=True)

@@ -186,7 +186,7 @@ def create_product(uow, data, user_id=None, writer=STAFF, default_threshold=None
     product["stock"] = data.get("stock", 0) or 0
     product = _ordered(_normalise(product))
     _store(uow, product, new=True)
-    stock.open_stock(uow, product, user_id)
+    stock.open_stock(uow, product, user_id, data.get("location_id"))
     return product
 
 

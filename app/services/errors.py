@@ -66,6 +66,7 @@ class DuplicateValue(Conflict):
         self.code = {"sku": "duplicate_sku", "barcode": "duplicate_barcode",
                      "username": "duplicate_username", "isbn": "duplicate_isbn",
                      "name": "duplicate_name", "slug": "duplicate_slug"}.get(field, "duplicate_value")
+                     "name": "duplicate_name", "code": "duplicate_code"}.get(field, "duplicate_value")
 
 
 class LastAdmin(Conflict):
@@ -170,3 +171,28 @@ class CategoryTooDeep(Conflict):
 class CategoryNotEmpty(Conflict):
     code = "category_not_empty"
     title = "Category still in use"
+
+
+# ---- section 9: locations
+
+
+class DefaultLocation(Conflict):
+    """The default location stays the default (and active) until another is made the default."""
+
+    code = "default_location"
+    title = "The default location must stay"
+
+
+class LocationArchived(Conflict):
+    code = "location_archived"
+    title = "Location archived"
+
+
+class LocationNotEmpty(Conflict):
+    code = "location_not_empty"
+    title = "Location still holds stock"
+
+
+class LocationInUse(Conflict):
+    code = "location_in_use"
+    title = "A pending transfer names this location"

@@ -17,32 +17,9 @@ def get_order(uow, order_id):
 
 
 def _resolve_lines(uow, items):
-    """Each line's product, or a validation error per line (unknown, archived, repeated)."""
-    # read (and, on PostgreSQL, lock) products in one global order so two orders never deadlock
-    by_id = {pid: uow.products.get(pid)
-             for pid in sorted({i["product_id"] for i in items if i.get("product_id") is not None})}
-    errors, lines, seen = {}, [], {}
-    for index, item in enumerate(items):
-        key = f"items.{index}"
-        if item.get("product_id") is not None:
-            product = by_id[item["product_id"]]
-        else:
-            product = stock.find_by_code(uow, item.get("barcode"))
-        if product is None:
-            errors[key] = ["Unknown product."]
-            continue
-        if product["status"] != "active":
-            errors[key] = ["This product is archived and cannot be sold."]
-            continue
-        if product["id"] in seen:
-            errors[key] = [f"This product is already on line {seen[product['id']]}; "
-                           "put the whole quantity on one line."]
-            continue
-        seen[product["id"]] = index
-        lines.append((index, product, item["quantity"]))
-    if errors:
-        raise ValidationFailed("Some order lines are not valid.", errors=errors)
-    return lines
+    """Each line's product and quantity, or a validation error per line (unknown, archived, repeated)."""
+    return [(index, product, item["quantity"])
+            for index, product, item in stock.resolve_lines(uow, items, "items", "sold")]
 
 
 def _check_payment(payment, total):
@@ -56,17 +33,10 @@ def _check_payment(payment, total):
 
 
 def place_order(uow, data, user_id, currency):
-    """Check every line, then take every line from stock in this unit of work, or change nothing."""
+    """Check every line, then take every line from stock at the order's location (data's
+    `location_id`, else the default one) in this unit of work, or change nothing."""
     lines = _resolve_lines(uow, data["items"])
-    shortages, errors = [], {}
-    for index, product, quantity in lines:
-        if product["stock"] < quantity:
-            shortages.append({"index": index, "product_id": product["id"],
-                              "requested": quantity, "available": product["stock"]})
-            errors[f"items.{index}"] = [f"Only {product['stock']} of {product['title']!r} in stock."]
-    if shortages:
-        raise InsufficientStock("Not enough stock for some lines; nothing was taken.",
-                                errors=errors, shortages=shortages)
+    location_id = stock.stock_location(uow, data.get("location_id"))["id"]
     order_id = new_id()
     snapshot = []
     subtotal = Decimal("0.00")
@@ -76,15 +46,14 @@ def place_order(uow, data, user_id, currency):
         subtotal += line_total
         snapshot.append({"product_id": product["id"], "sku": product["sku"], "title": product["title"],
                          "quantity": quantity, "unit_price": money(unit), "line_total": money(line_total)})
-    for index, product, quantity in sorted(lines, key=lambda line: line[1]["id"]):
-        stock.change_stock(uow, product["id"], -quantity, "sale", order_id, None, user_id)
+    stock.take_lines(uow, lines, location_id, "sale", order_id, None, user_id, what="at this location")
     total = subtotal
     order = {
         "id": order_id, "number": uow.orders.next_number(), "status": "pending",
         "payment_status": "unpaid", "items": snapshot, "subtotal": money(subtotal),
         "total": money(total), "currency": currency, "customer": data.get("customer"),
         "customer_id": data.get("customer_id"), "payment": None, "notes": data.get("notes"),
-        "cancel_reason": None, "created_by": user_id,
+        "cancel_reason": None, "created_by": user_id, "location_id": location_id,
     }
     if data.get("payment"):
         order["payment"] = _check_payment(data["payment"], total)
@@ -123,9 +92,14 @@ def cancel_order(uow, order_id, reason=None, user_id=None, may_refund=False):
         raise InvalidTransition(f"An order that is {order['status']} cannot be cancelled.")
     if order["payment_status"] == "paid" and not may_refund:
         raise Forbidden("Cancelling a paid order refunds it; only a manager or admin may do that.")
-    for line in order["items"]:
+    location = uow.locations.for_stock(order.get("location_id"))
+    if location is None or location["status"] != "active":  # archived since: back to the default
+        location = stock.stock_location(uow)
+    # products locked in one global order, as place_order locks them, so the two never deadlock
+    for line in sorted(order["items"], key=lambda item: item["product_id"]):
+        uow.products.get(line["product_id"])
         stock.change_stock(uow, line["product_id"], line["quantity"], "order_cancelled",
-                           order["id"], reason, user_id)
+                           order["id"], reason, user_id, location["id"])
     if order["payment_status"] == "paid":
         order["payment_status"] = "refunded"
     order["status"] = "cancelled"

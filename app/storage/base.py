@@ -52,6 +52,11 @@ def ids_after(newest):
         _last[:] = seen
 
 
+def level_key(product_id, location_id):
+    """The id of a product's stock level (stock_levels) at a location."""
+    return f"{product_id}:{location_id}"
+
+
 def utcnow():
     return datetime.now(timezone.utc)
 

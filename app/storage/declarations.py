@@ -110,6 +110,10 @@ def stamps(versioned=True):
 ORDER_LINES = Child("order_lines", "order_id", [
     F("product_id"), F("sku"), F("title"), F("quantity", "int"), F("unit_price", "money"),
     F("line_total", "money")])
+TRANSFER_LINES = Child("transfer_lines", "transfer_id", [
+    F("product_id"), F("sku"), F("title"), F("quantity", "int")])
+COUNT_LINES = Child("stock_count_lines", "count_id", [
+    F("product_id"), F("sku"), F("title"), F("expected", "int"), F("counted", "int"), F("delta", "int")])
 DELIVERY_EVENTS = Child("delivery_events", "delivery_id", [
     F("status"), F("at", "ts"), F("note"), F("user_id")])
 
@@ -134,11 +138,13 @@ DECLARED = [
         indexes=(Index(("status", "kind", "id"), name="products_status_kind_idx"),
                  Index(("category",), name="products_category_idx"))),
     Collection("stock_movements", [
-        F("id"), F("product_id"), F("delta", "int"), F("stock_after", "int"), F("reason"), F("ref"),
-        F("note"), F("user_id"), *stamps(versioned=False)],
+        F("id"), F("product_id"), F("location_id"), F("delta", "int"), F("stock_after", "int"),
+        F("location_stock_after", "int"), F("reason"), F("ref"), F("note"), F("user_id"),
+        *stamps(versioned=False)],
         attr="movements", lookups={"product_id": "for_product"},
         indexes=(Index(("reason", "id"), name="stock_movements_reason_idx"),
-                 Index(("created_at",), name="stock_movements_created_idx"))),
+                 Index(("created_at",), name="stock_movements_created_idx"),
+                 Index(("location_id", "id"), name="stock_movements_location_idx"))),
     Collection("orders", [
         F("id"), F("number", "int32"), F("status"), F("payment_status"),
         F("items", "children", child=ORDER_LINES), F("subtotal", "money"), F("total", "money"),
@@ -147,9 +153,10 @@ DECLARED = [
                                       F("amount", "money", column="payment_amount"),
                                       F("reference", column="payment_reference"),
                                       F("paid_at", "ts"))),
-        F("notes"), F("cancel_reason"), F("created_by"), *stamps(),
+        F("notes"), F("cancel_reason"), F("created_by"), F("location_id"), *stamps(),
         F("cancelled_at", "ts", optional=True)],
         indexes=(Index(("status", "id"), name="orders_status_idx"),
+                 Index(("location_id", "id"), name="orders_location_idx"),
                  Index(("payment_status", "id"), name="orders_payment_status_idx"),
                  Index(("created_at",), name="orders_created_idx"),
                  Index(("lower(COALESCE(customer ->> 'email', ''))",), name="orders_customer_email_idx"))),
@@ -209,6 +216,29 @@ DECLARED = [
     # a sliding window per limited caller ("assistant:user:<id>"): the times of its recent hits
     Collection("rate_limits", [F("id"), F("hits", "floats"), F("updated_at", "ts")],
                time_ids=False, upsert=True, indexes=(Index(("updated_at",)),)),
+    # ---- section 9: locations, the quantity of each product at each, transfers, stock counts
+    Collection("locations", [
+        F("id"), F("name"), F("code"), F("kind"), F("address"), F("is_default", "bool"), F("status"),
+        *stamps()],
+        unique=(Unique("name", "lower"), Unique("code", "exact"))),
+    # one record per product and location ("<product_id>:<location_id>"), changed only by
+    # uow.products.change_stock together with the product's total
+    Collection("stock_levels", [
+        F("id"), F("product_id"), F("location_id"), F("quantity", "int"), *stamps()],
+        time_ids=False, lookups={"product_id": "for_product", "location_id": "at_location"}),
+    Collection("transfers", [
+        F("id"), F("number", "int32"), F("from_location_id"), F("to_location_id"),
+        F("lines", "children", child=TRANSFER_LINES), F("status"), F("note"), F("created_by"),
+        F("completed_by"), F("completed_at", "ts"), *stamps()],
+        indexes=(Index(("status", "id"), name="transfers_status_idx"),
+                 Index(("from_location_id", "id"), name="transfers_from_idx"),
+                 Index(("to_location_id", "id"), name="transfers_to_idx"),
+                 Index(("created_at",), name="transfers_created_idx"))),
+    Collection("stock_counts", [
+        F("id"), F("location_id"), F("note"), F("created_by"), *stamps(versioned=False),
+        F("lines", "children", child=COUNT_LINES)],
+        lookups={"location_id": "at_location"},
+        indexes=(Index(("created_at",), name="stock_counts_created_idx"),)),
 ]
 
 COLLECTIONS = {c.name: c for c in DECLARED}

@@ -42,11 +42,12 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, new_id, timestamp
+from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id, timestamp
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import (MovementRepository, OrderRepository, ProductRepository, day_starts,
-                           entries_after, evaluate, every_match, movement_totals, page_log)
+from .repositories import (MovementRepository, OrderRepository, ProductRepository, StockCountRepository,
+                           TransferRepository, day_starts, entries_after, evaluate, every_match,
+                           movement_totals, page_log)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
@@ -679,22 +680,115 @@ class PgProductRepository(PgRepository):
         return self.uow.rows("SELECT count(*) FROM products WHERE category_id = ANY(%s) "
                              "AND status = 'active'", (ids,))[0][0]
 
-    def change_stock(self, product_id, delta):
-        """Add delta to stock unless it would go below zero, in one statement; the product, or None if short."""
-        if not _usable(product_id):
+    def change_stock(self, product_id, location_id, delta):
+        """Add delta to the product's quantity at the location (one conditional statement: never
+        below zero there) and then to its stock; (the product, the quantity there after), or None
+        if short there. Callers have read the product in this unit of work, so its row is locked
+        first and a product's levels only change under that lock (no deadlock between them)."""
+        if not (_usable(product_id) and _usable(location_id)):
             return None
-        rows = self.uow.rows(
+        now = timestamp()
+        level_id = level_key(product_id, location_id)
+        take_product = (
             "UPDATE products t SET stock = t.stock + %s, version = t.version + 1, "
             "updated_at = %s::timestamptz WHERE t.id = %s AND t.stock + %s >= 0 "
-            f"RETURNING {PRODUCTS.select_t}", (delta, timestamp(), product_id, delta))
-        if not rows:
-            return None
+            f"RETURNING {PRODUCTS.select_t}", (delta, now, product_id, delta))
+        if delta < 0:  # taken there first: when short there, nothing has changed
+            level = self.uow.rows(
+                "UPDATE stock_levels SET quantity = quantity + %s, version = version + 1, "
+                "updated_at = %s::timestamptz WHERE id = %s AND quantity + %s >= 0 RETURNING quantity",
+                (delta, now, level_id, delta))
+            if not level:
+                return None
+            rows = self.uow.rows(*take_product)
+            if not rows:
+                raise StoreError(f"product {product_id} holds less stock than its levels")
+        else:  # the product first: no level is made for a product that is not there
+            rows = self.uow.rows(*take_product)
+            if not rows:
+                return None
+            level = self.uow.rows(
+                "INSERT INTO stock_levels (id, product_id, location_id, quantity, created_at, updated_at, "
+                "version) VALUES (%s, %s, %s, %s, %s::timestamptz, %s::timestamptz, 1) "
+                "ON CONFLICT (id) DO UPDATE SET quantity = stock_levels.quantity + EXCLUDED.quantity, "
+                "version = stock_levels.version + 1, updated_at = EXCLUDED.updated_at RETURNING quantity",
+                (level_id, product_id, location_id, delta, now, now))
         # the row is locked now and every earlier change of it committed: this statement sees
         # their movements, so the one about to be written gets an id after theirs (see ids_after)
         newest = self.uow.rows("SELECT max(id) FROM stock_movements WHERE product_id = %s", (product_id,))
         if newest and newest[0][0]:
             ids_after(newest[0][0])
-        return PRODUCTS.decode(rows[0])
+        return PRODUCTS.decode(rows[0]), level[0][0]
+
+
+class PgStockLevelRepository(PgRepository):
+    collection = "stock_levels"
+
+    def quantity(self, product_id, location_id):
+        if not (_usable(product_id) and _usable(location_id)):
+            return 0
+        rows = self.uow.rows("SELECT quantity FROM stock_levels WHERE id = %s",
+                             (level_key(product_id, location_id),))
+        return rows[0][0] if rows else 0
+
+    def stock_at(self, location_id):
+        if not _usable(location_id):
+            return []
+        rows = self.uow.rows(
+            "SELECT l.product_id, p.sku, p.title, l.quantity FROM stock_levels l "
+            "JOIN products p ON p.id = l.product_id WHERE l.location_id = %s AND l.quantity <> 0 "
+            "ORDER BY l.id", (location_id,))
+        return [{"product_id": r[0], "sku": r[1], "title": r[2], "quantity": r[3]} for r in rows]
+
+
+class PgLocationRepository(PgRepository):
+    collection = "locations"
+
+    def default(self):
+        """The default location; a writer holds the "default" lock to its end, so two that make
+        different locations the default at once take turns."""
+        self.uow.claim("locations", "default")
+        found = self._select("t.is_default", tail=" ORDER BY t.id LIMIT 1")
+        return found[0] if found else None
+
+    def for_stock(self, location_id):
+        """The location, share-locked to the end of this unit of work: stock may move there at
+        once in many units of work, while archiving it (which locks it for update) waits."""
+        if not _usable(location_id):
+            return None
+        query = f"SELECT {self.shape.select_t} FROM locations t WHERE t.id = %s"
+        if not self.uow.readonly:
+            query += " FOR SHARE OF t"
+        rows = self.uow.rows(query, (location_id,))
+        return self.shape.decode(rows[0]) if rows else None
+
+    def default_for_stock(self):
+        query = f"SELECT {self.shape.select_t} FROM locations t WHERE t.is_default"
+        if not self.uow.readonly:
+            query += " FOR SHARE OF t"
+        rows = self.uow.rows(query)
+        return self.shape.decode(rows[0]) if rows else None
+
+
+def _line_of(table, parent_key):
+    def condition(alias, wanted, params):
+        if not _usable(wanted):
+            return "FALSE"
+        params.append(wanted)
+        return f"EXISTS (SELECT 1 FROM {table} l WHERE l.{parent_key} = {alias}.id AND l.product_id = %s)"
+    return condition
+
+
+class PgTransferRepository(PgRepository):
+    collection = "transfers"
+    special = TransferRepository.special
+    sql_special = {"product_id": _line_of("transfer_lines", "transfer_id")}
+
+
+class PgStockCountRepository(PgRepository):
+    collection = "stock_counts"
+    special = StockCountRepository.special
+    sql_special = {"product_id": _line_of("stock_count_lines", "count_id")}
 
 
 class PgCounterRepository(PgRepository):
@@ -959,7 +1053,8 @@ class PgEventLog(PgLogRepository):
 SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog,
-            PgMovementRepository)}
+            PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
+            PgStockCountRepository)}
 
 
 def _repository_class(decl):

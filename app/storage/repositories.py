@@ -7,7 +7,7 @@ from itertools import islice
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
-from .base import Query, StoreError, new_id, timestamp
+from .base import Query, StoreError, level_key, new_id, timestamp
 from .declarations import COLLECTIONS as DECLARED
 
 
@@ -338,13 +338,79 @@ class ProductRepository(Repository):
         return sum(1 for cid in set(category_ids) for r in self.tx.find_indexed(self.collection, "category_id", cid)
                    if r.get("status") == "active")
 
-    def change_stock(self, product_id, delta):
-        """Add delta to stock unless it would go below zero; the updated product, or None if short."""
+    def change_stock(self, product_id, location_id, delta):
+        """Add delta to the product's quantity at the location and to its stock, together, unless
+        the quantity there would go below zero; (the updated product, the quantity there after),
+        or None if short there (or no such product)."""
         product = self.get(product_id)
-        if product is None or product["stock"] + delta < 0:
+        if product is None:
             return None
+        level_id = level_key(product_id, location_id)
+        level = self.tx.get("stock_levels", level_id)
+        quantity = (level["quantity"] if level else 0) + delta
+        if quantity < 0 or product["stock"] + delta < 0:
+            return None
+        levels = StockLevelRepository(self.tx)
+        if level is None:
+            levels.add({"id": level_id, "product_id": product_id, "location_id": location_id,
+                        "quantity": quantity})
+        else:
+            levels.update({**level, "quantity": quantity})
         product["stock"] += delta
-        return self.update(product)
+        return self.update(product), quantity
+
+
+class StockLevelRepository(Repository):
+    """How many of each product each location holds; changed only through products.change_stock."""
+
+    collection = "stock_levels"
+
+    def quantity(self, product_id, location_id):
+        level = self.tx.get(self.collection, level_key(product_id, location_id))
+        return level["quantity"] if level else 0
+
+    def stock_at(self, location_id):
+        """[{product_id, sku, title, quantity}] for every product with a quantity there other than 0."""
+        out = []
+        for level in self.tx.find_indexed(self.collection, "location_id", location_id):
+            if level["quantity"]:
+                product = self.tx.get("products", level["product_id"])
+                out.append({"product_id": level["product_id"], "sku": product["sku"],
+                            "title": product["title"], "quantity": level["quantity"]})
+        return out
+
+
+class LocationRepository(Repository):
+    collection = "locations"
+
+    def default(self):
+        """The default location (there is exactly one once the store has started), or None."""
+        for location in self.tx.scan(self.collection):
+            if location["is_default"]:
+                return clone(location)
+        return None
+
+    def for_stock(self, location_id):
+        """The location, read to move stock there: no one archives it before this unit of work ends
+        (the memory and JSON stores hold one lock for the whole unit of work)."""
+        return self.get(location_id)
+
+    def default_for_stock(self):
+        return self.default()
+
+
+def _has_line_of(wanted):
+    return lambda r: any(line["product_id"] == wanted for line in r.get("lines") or ())
+
+
+class TransferRepository(Repository):
+    collection = "transfers"
+    special = {"product_id": _has_line_of}
+
+
+class StockCountRepository(Repository):
+    collection = "stock_counts"
+    special = {"product_id": _has_line_of}
 
 
 class CounterRepository(Repository):
@@ -554,7 +620,8 @@ class IdempotencyRepository(Repository):
 
 SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
-            LoginAttemptRepository, IdempotencyRepository, EventLog, MovementRepository)}
+            LoginAttemptRepository, IdempotencyRepository, EventLog, MovementRepository,
+            StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository)}
 
 
 def repository_class(decl):

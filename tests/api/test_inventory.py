@@ -346,8 +346,9 @@ def test_adjustment_is_201_with_the_movement_and_changes_stock(client, auth, use
                        json={"delta": -2, "reason": "damaged", "note": "dropped", "ref": "BOX-1"})
     assert resp.status_code == 201
     movement = resp.get_json()
-    assert set(movement) == {"id", "product_id", "delta", "stock_after", "reason", "ref", "note",
-                             "user_id", "created_at"}
+    assert set(movement) == {"id", "product_id", "location_id", "delta", "stock_after",
+                             "location_stock_after", "reason", "ref", "note", "user_id", "created_at"}
+    assert movement["location_stock_after"] == 3
     assert (movement["delta"], movement["stock_after"], movement["reason"], movement["ref"],
             movement["note"], movement["user_id"]) == (-2, 3, "damaged", "BOX-1", "dropped",
                                                        users["manager"]["id"])

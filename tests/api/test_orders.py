@@ -98,8 +98,9 @@ def test_order_beyond_stock_is_409_per_line_and_changes_nothing(client, auth):
                                                    {"product_id": short["id"], "quantity": 3}]})
     body = assert_problem(resp, 409, "insufficient_stock")
     assert list(body["errors"]) == ["items.1"]
-    assert body["shortages"] == [{"index": 1, "product_id": short["id"], "requested": 3,
-                                  "available": 1}]
+    main = client.get("/api/locations?is_default=true", headers=auth["viewer"]).get_json()["items"][0]
+    assert body["shortages"] == [{"index": 1, "product_id": short["id"], "location_id": main["id"],
+                                  "requested": 3, "available": 1}]
     assert _stock(client, auth, plenty) == 5 and _stock(client, auth, short) == 1
     assert _order_total(client, auth) == 0
     sales = client.get("/api/stock-movements?reason=sale", headers=auth["viewer"]).get_json()

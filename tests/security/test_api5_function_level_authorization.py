@@ -95,6 +95,22 @@ EXPECTED_ROLES = {
     "importProducts": CATALOG,
     "getDashboardPage": EVERYONE,   # static files; the page signs in to call the API
     "getDashboardFile": EVERYONE,
+    # section 9: locations, transfers, stock counts
+    "listLocations": STAFF,
+    "createLocation": CATALOG,
+    "getLocation": STAFF,
+    "updateLocation": CATALOG,
+    "archiveLocation": CATALOG,
+    "getLocationStock": STAFF,
+    "getProductStock": STAFF,
+    "createStockCount": CATALOG,
+    "listStockCounts": STAFF,
+    "getStockCount": STAFF,
+    "listTransfers": STAFF,
+    "createTransfer": SALES,
+    "getTransfer": STAFF,
+    "completeTransfer": SALES,
+    "cancelTransfer": SALES,
 }
 
 SPEC_OPERATIONS = operations()

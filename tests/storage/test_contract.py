@@ -69,9 +69,9 @@ def order(number, lines=(), **fields):
 
 
 def movement(product_record, delta, **fields):
-    record = {"id": new_id(), "product_id": product_record["id"], "delta": delta,
-              "stock_after": product_record["stock"], "reason": "count", "ref": None, "note": None,
-              "user_id": None}
+    record = {"id": new_id(), "product_id": product_record["id"], "location_id": "loc-main", "delta": delta,
+              "stock_after": product_record["stock"], "location_stock_after": product_record["stock"],
+              "reason": "count", "ref": None, "note": None, "user_id": None}
     record.update(fields)
     return record
 
@@ -257,18 +257,116 @@ def test_users_are_found_by_username_whatever_its_case_and_admins_counted(shop):
 
 # ---- stock ----------------------------------------------------------------------------------------
 
+LOC, OTHER = "loc-main", "loc-back"
+
+
+def stocked(shop, **levels):
+    """A committed product holding `levels` (location id -> quantity); its stock is their sum."""
+    levels = levels or {LOC: 10}
+    p = product(stock=sum(levels.values()))
+
+    def add(uow):
+        uow.products.add(p)
+        for location_id, quantity in levels.items():
+            uow.stock_levels.add({"id": f"{p['id']}:{location_id}", "product_id": p["id"],
+                                  "location_id": location_id, "quantity": quantity})
+        return p
+    return commit(shop, add)
+
+
 def test_change_stock_never_goes_below_zero(shop):
-    p = commit(shop, lambda uow: uow.products.add(product(stock=3)))
+    p = stocked(shop, **{LOC: 3})
 
-    taken = commit(shop, lambda uow: uow.products.change_stock(p["id"], -3))
-    short = commit(shop, lambda uow: uow.products.change_stock(p["id"], -1))
-    missing = commit(shop, lambda uow: uow.products.change_stock("no-such-product", 1))
+    taken = commit(shop, lambda uow: uow.products.change_stock(p["id"], LOC, -3))
+    short = commit(shop, lambda uow: uow.products.change_stock(p["id"], LOC, -1))
+    missing = commit(shop, lambda uow: uow.products.change_stock("no-such-product", LOC, 1))
 
-    assert taken["stock"] == 0 and taken["version"] == 2
+    assert taken[0]["stock"] == 0 and taken[0]["version"] == 2 and taken[1] == 0
     assert short is None and missing is None
-    assert read(shop, lambda uow: uow.products.get(p["id"])) == taken
-    back = commit(shop, lambda uow: uow.products.change_stock(p["id"], 5))
-    assert back["stock"] == 5 and back["version"] == 3
+    assert read(shop, lambda uow: uow.products.get(p["id"])) == taken[0]
+    back = commit(shop, lambda uow: uow.products.change_stock(p["id"], LOC, 5))
+    assert back[0]["stock"] == 5 and back[0]["version"] == 3 and back[1] == 5
+
+
+def test_change_stock_is_short_at_a_location_whatever_the_others_hold(shop):
+    p = stocked(shop, **{LOC: 2, OTHER: 3})
+
+    short = commit(shop, lambda uow: uow.products.change_stock(p["id"], LOC, -3))
+    taken = commit(shop, lambda uow: uow.products.change_stock(p["id"], OTHER, -3))
+
+    assert short is None
+    assert taken[0]["stock"] == 2 and taken[1] == 0
+    with shop.reader() as uow:
+        assert uow.stock_levels.quantity(p["id"], LOC) == 2
+        assert uow.stock_levels.quantity(p["id"], OTHER) == 0
+        assert uow.stock_levels.quantity(p["id"], "nowhere") == 0
+
+
+def test_stock_put_where_a_product_had_none_makes_its_level_there(shop):
+    p = stocked(shop, **{LOC: 1})
+
+    put = commit(shop, lambda uow: uow.products.change_stock(p["id"], OTHER, 4))
+
+    assert put[0]["stock"] == 5 and put[1] == 4
+    with shop.reader() as uow:
+        levels = uow.stock_levels.for_product(p["id"])
+        assert {(lv["location_id"], lv["quantity"]) for lv in levels} == {(LOC, 1), (OTHER, 4)}
+        assert [lv["product_id"] for lv in uow.stock_levels.at_location(OTHER)] == [p["id"]]
+        assert uow.stock_levels.stock_at(OTHER) == [
+            {"product_id": p["id"], "sku": p["sku"], "title": p["title"], "quantity": 4}]
+
+
+def test_a_location_emptied_lists_no_stock_there(shop):
+    p = stocked(shop, **{LOC: 2})
+    commit(shop, lambda uow: uow.products.change_stock(p["id"], LOC, -2))
+    assert read(shop, lambda uow: uow.stock_levels.stock_at(LOC)) == []
+
+
+def location(**fields):
+    n = next(_n)
+    record = {"id": new_id(), "name": f"Room {n}", "code": f"R{n}", "kind": "other", "address": None,
+              "is_default": False, "status": "active"}
+    record.update(fields)
+    return record
+
+
+def test_locations_have_unique_names_in_any_case_and_unique_codes(shop):
+    first = commit(shop, lambda uow: uow.locations.add(location(name="Back Room", code="BACK")))
+    for clash, field in ((location(name="back room"), "name"), (location(code="BACK"), "code")):
+        with pytest.raises(UniqueViolation) as err:
+            commit(shop, lambda uow: uow.locations.add(clash))
+        assert err.value.field == field
+    with shop.reader() as uow:
+        assert uow.locations.find_by_code("BACK") == first
+        assert uow.locations.default() is None
+
+
+def test_the_default_location_is_found_and_read_for_stock(shop):
+    commit(shop, lambda uow: uow.locations.add(location()))
+    main = commit(shop, lambda uow: uow.locations.add(location(is_default=True)))
+    with shop.unit_of_work() as uow:
+        assert uow.locations.default() == main
+        assert uow.locations.default_for_stock() == main
+        assert uow.locations.for_stock(main["id"]) == main
+        assert uow.locations.for_stock("nowhere") is None
+
+
+def test_transfers_and_counts_keep_their_lines_and_filter_by_a_product_on_them(shop):
+    a, b = new_id(), new_id()
+    line = {"sku": "S", "title": "T", "quantity": 2}
+    transfers = [{"id": new_id(), "number": n, "from_location_id": LOC, "to_location_id": OTHER,
+                  "lines": [{**line, "product_id": pid}], "status": "pending", "note": None,
+                  "created_by": None, "completed_by": None, "completed_at": None}
+                 for n, pid in ((1, a), (2, b))]
+    count = {"id": new_id(), "location_id": LOC, "note": "aisle 3", "created_by": None,
+             "lines": [{"product_id": b, "sku": "S", "title": "T", "expected": 3, "counted": 1, "delta": -2}]}
+    commit(shop, lambda uow: [uow.transfers.add(t) for t in transfers] + [uow.stock_counts.add(count)])
+    with shop.reader() as uow:
+        assert uow.transfers.list(Query(filters={"product_id": b}))[0] == [transfers[1]]
+        assert uow.stock_counts.list(Query(filters={"product_id": b}))[0] == [count]
+        assert uow.stock_counts.list(Query(filters={"product_id": a}))[1] == 0
+        assert uow.stock_counts.get(count["id"]) == count
+    assert "version" not in count and "updated_at" not in count
 
 
 def test_movements_are_kept_per_product_in_creation_order(shop):
@@ -285,21 +383,22 @@ def test_movements_are_kept_per_product_in_creation_order(shop):
 # ---- transactions ---------------------------------------------------------------------------------
 
 def test_leaving_a_unit_of_work_without_commit_changes_nothing(shop):
-    p = commit(shop, lambda uow: uow.products.add(product(stock=5)))
+    p = stocked(shop, **{LOC: 5})
 
     with shop.unit_of_work() as uow:
         uow.products.add(product())
-        uow.products.change_stock(p["id"], -5)
+        uow.products.change_stock(p["id"], LOC, -5)
         uow.movements.add(movement(p, -5))
         uow.orders.next_number()
     with pytest.raises(RuntimeError):
         with shop.unit_of_work() as uow:
-            uow.products.change_stock(p["id"], -5)
+            uow.products.change_stock(p["id"], LOC, -5)
             raise RuntimeError("the service failed half way")
 
     with shop.reader() as uow:
         assert uow.products.count() == 1
         assert uow.products.get(p["id"]) == p
+        assert uow.stock_levels.quantity(p["id"], LOC) == 5
         assert uow.movements.for_product(p["id"]) == []
     assert commit(shop, lambda uow: uow.orders.next_number()) == 1001
 
@@ -548,12 +647,13 @@ def take_one_at_a_time(results, address, product_id, barrier):
     taken = 0
     while True:
         with store.unit_of_work() as uow:
-            updated = uow.products.change_stock(product_id, -1)
-            if updated is None:
+            changed = uow.products.change_stock(product_id, LOC, -1)
+            if changed is None:
                 break
-            uow.movements.add({"id": new_id(), "product_id": product_id, "delta": -1,
-                               "stock_after": updated["stock"], "reason": "sale", "ref": None, "note": None,
-                               "user_id": None})
+            updated, there = changed
+            uow.movements.add({"id": new_id(), "product_id": product_id, "location_id": LOC, "delta": -1,
+                               "stock_after": updated["stock"], "location_stock_after": there,
+                               "reason": "sale", "ref": None, "note": None, "user_id": None})
             uow.commit()
         taken += 1
     store.close()
@@ -561,7 +661,7 @@ def take_one_at_a_time(results, address, product_id, barrier):
 
 
 def test_buyers_in_several_processes_never_oversell(shop):
-    p = commit(shop, lambda uow: uow.products.add(product(stock=40)))
+    p = stocked(shop, **{LOC: 40})
     commit(shop, lambda uow: uow.movements.add(movement(p, 40, reason="opening")))
     buyers = 4
     barrier = CTX.Barrier(buyers)
@@ -573,12 +673,13 @@ def test_buyers_in_several_processes_never_oversell(shop):
     assert after["stock"] == 0 and after["version"] == 41
     assert sum(m["delta"] for m in ledger) == 0 and len(ledger) == 41
     assert sorted(m["stock_after"] for m in ledger if m["reason"] == "sale") == list(range(40))
+    assert read(shop, lambda uow: uow.stock_levels.quantity(p["id"], LOC)) == 0
 
 
 def test_a_ledger_by_id_follows_the_order_of_commits_made_by_several_processes(shop):
     # new_id alone is monotonic only within a process. The JSON store makes a writer's ids sort
     # after every id committed before it; PostgreSQL, after the product's earlier movements.
-    p = commit(shop, lambda uow: uow.products.add(product(stock=300)))
+    p = stocked(shop, **{LOC: 300})
     commit(shop, lambda uow: uow.movements.add(movement(p, 300, reason="opening")))
     buyers = 4
     barrier = CTX.Barrier(buyers)

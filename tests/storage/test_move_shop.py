@@ -5,6 +5,8 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from app.services import catalog, deliveries, idempotency, invites, orders, password_reset, settings, stock
+from app.services import (catalog, deliveries, idempotency, invites, locations, orders, password_reset,
+                          stock)
 from app.services import users as user_service
 from app.storage.base import COLLECTIONS, LOGS, Query
 from app.storage.jsonfile import JsonFileStore
@@ -35,6 +37,12 @@ def json_shop(tmp_path, fast_hashing):
                                          "notes": "ring twice"}, manager["id"], "EUR")
         orders.cancel_order(uow, order["id"], "changed mind", manager["id"])
         stock.adjust_stock(uow, product["id"], -1, "damaged", "dropped", None, manager["id"])
+        back = uow.locations.find_by_code("BACK")
+        locations.create_transfer(uow, {"from_location_id": back["id"], "note": "to the floor",
+                                        "to_location_id": uow.locations.default()["id"],
+                                        "lines": [{"product_id": product["id"], "quantity": 1}]}, manager["id"])
+        locations.create_count(uow, back["id"], {"note": "aisle 3", "lines": [
+            {"barcode": "GEN-GIFTCARD-25", "counted": 58}]}, manager["id"])
         pending = [o for o in uow.orders.list(orders_query())[0] if o["status"] == "pending"][0]
         failed = deliveries.create_delivery(uow, {"order_id": pending["id"], "address": "1 Lane"}, manager["id"])
         deliveries.advance_delivery(uow, failed["id"], "failed", "nobody home", manager["id"])

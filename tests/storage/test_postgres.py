@@ -13,7 +13,7 @@ from app.storage.postgres import SHAPES, PostgresStore, connect, migrate, migrat
 from scripts import migrate as migrate_script
 
 from .. import pg
-from .test_contract import commit, product, read, user
+from .test_contract import LOC, commit, product, read, stocked, user
 
 FORK = multiprocessing.get_context("fork")
 
@@ -137,13 +137,13 @@ def test_the_schema_holds_the_rules_even_against_raw_sql(shop, pg_shop):
 
 
 def test_a_store_used_before_fork_works_in_the_child_and_stays_working_in_the_parent(shop):
-    p = commit(shop, lambda uow: uow.products.add(product(stock=5)))
+    p = stocked(shop, **{LOC: 5})
     parent_pool = shop._pool_here()
     results = FORK.Queue()
 
     def child():
         pool_is_new = shop._pool_here() is not parent_pool
-        updated = commit(shop, lambda uow: uow.products.change_stock(p["id"], -1))
+        updated, _ = commit(shop, lambda uow: uow.products.change_stock(p["id"], LOC, -1))
         results.put((pool_is_new, updated["stock"]))
         shop.close()
 
@@ -153,7 +153,7 @@ def test_a_store_used_before_fork_works_in_the_child_and_stays_working_in_the_pa
     proc.join(timeout=30)
     assert proc.exitcode == 0
     assert read(shop, lambda uow: uow.products.get(p["id"]))["stock"] == 4
-    assert commit(shop, lambda uow: uow.products.change_stock(p["id"], -1))["stock"] == 3
+    assert commit(shop, lambda uow: uow.products.change_stock(p["id"], LOC, -1))[0]["stock"] == 3
 
 
 def test_an_unreachable_server_is_a_store_error():

@@ -1,7 +1,7 @@
 """Tiny builders of committed shop data in a store, naming only the fields a test is about."""
 import itertools
 
-from app.services import catalog, orders, users
+from app.services import catalog, locations, orders, users
 
 _numbers = itertools.count(1)
 
@@ -55,3 +55,24 @@ def ledger_sum(store, product_id):
 
 def stock_of(store, product_id):
     return read(store, lambda uow: uow.products.get(product_id)["stock"])
+
+
+def default_location_id(store):
+    return read(store, lambda uow: uow.locations.default()["id"])
+
+
+def add_location(store, **fields):
+    """A committed active location; name only the fields the test is about."""
+    n = next(_numbers)
+    data = {"name": f"Room {n}", "code": f"ROOM-{n}", "kind": "stockroom"}
+    data.update(fields)
+    return run(store, lambda uow: locations.create_location(uow, data))
+
+
+def quantity_at(store, product_id, location_id):
+    return read(store, lambda uow: uow.stock_levels.quantity(product_id, location_id))
+
+
+def ledger_sum_at(store, product_id, location_id):
+    return read(store, lambda uow: sum(m["delta"] for m in uow.movements.for_product(product_id)
+                                       if m["location_id"] == location_id))

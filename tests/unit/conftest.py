@@ -2,13 +2,18 @@
 import pytest
 from werkzeug.security import generate_password_hash
 
-from app.services import users
+from app.services import locations, users
 from app.storage.memory import MemoryStore
 
 
 @pytest.fixture
 def memory_store():
-    return MemoryStore()
+    """An in-memory store as the app leaves one at start-up: with its default location."""
+    store = MemoryStore()
+    with store.unit_of_work() as uow:
+        locations.ensure_default_location(uow)
+        uow.commit()
+    return store
 
 
 @pytest.fixture(autouse=True)

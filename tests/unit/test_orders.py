@@ -7,7 +7,8 @@ from app.services import catalog, deliveries, orders, stock
 from app.services.errors import (Forbidden, InsufficientStock, InvalidTransition,
                                  PaymentAmountMismatch, ValidationFailed)
 from app.services.idempotency import fingerprint
-from tests.unit.builders import add_order, add_product, ledger_sum, read, run, stock_of
+from tests.unit.builders import (add_order, add_product, default_location_id, ledger_sum, read, run,
+                                 stock_of)
 
 
 def _pay(store, order, amount=None, method="cash"):
@@ -38,7 +39,8 @@ def test_order_beyond_stock_changes_nothing(memory_store):
     with pytest.raises(InsufficientStock) as err:
         add_order(memory_store, [(a, 2), (b, 2)])
     assert err.value.extra["shortages"] == [
-        {"index": 1, "product_id": b["id"], "requested": 2, "available": 1}]
+        {"index": 1, "product_id": b["id"], "location_id": default_location_id(memory_store),
+         "requested": 2, "available": 1}]
     assert list(err.value.errors) == ["items.1"]
     assert (stock_of(memory_store, a["id"]), stock_of(memory_store, b["id"])) == (5, 1)
     assert ledger_sum(memory_store, a["id"]) == 5

@@ -5,7 +5,8 @@ import pytest
 
 from app.services import orders, stock
 from app.services.errors import InsufficientStock, NotFound, ValidationFailed
-from tests.unit.builders import add_order, add_product, ledger_sum, read, run, stock_of
+from tests.unit.builders import (add_order, add_product, default_location_id, ledger_sum, read, run,
+                                 stock_of)
 
 
 def _movements(store, product_id):
@@ -26,8 +27,8 @@ def test_adjustment_changes_stock_and_writes_one_movement(memory_store):
 def test_movement_has_no_updated_at_or_version(memory_store):
     product = add_product(memory_store, stock=1)
     movement = run(memory_store, lambda uow: stock.adjust_stock(uow, product["id"], 1, "count"))
-    assert set(movement) == {"id", "product_id", "delta", "stock_after", "reason", "ref", "note",
-                             "user_id", "created_at"}
+    assert set(movement) == {"id", "product_id", "location_id", "delta", "stock_after",
+                             "location_stock_after", "reason", "ref", "note", "user_id", "created_at"}
 
 
 def test_adjustment_below_zero_is_refused_and_changes_nothing(memory_store):
@@ -35,7 +36,7 @@ def test_adjustment_below_zero_is_refused_and_changes_nothing(memory_store):
     with pytest.raises(InsufficientStock) as err:
         run(memory_store, lambda uow: stock.adjust_stock(uow, product["id"], -3, "lost"))
     assert err.value.extra["shortages"] == [
-        {"product_id": product["id"], "requested": 3, "available": 2}]
+        {"product_id": product["id"], "location_id": default_location_id(memory_store), "requested": 3, "available": 2}]
     assert stock_of(memory_store, product["id"]) == 2
     assert len(_movements(memory_store, product["id"])) == 1
 
@@ -125,3 +126,4 @@ def test_ledger_sums_to_stock_after_any_sequence(memory_store):
         assert ledger_sum(memory_store, product["id"]) == current
         last = _movements(memory_store, product["id"])[-1]
         assert last["stock_after"] == current
+
