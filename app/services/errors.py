@@ -65,8 +65,8 @@ class DuplicateValue(Conflict):
         self.field = field
         self.code = {"sku": "duplicate_sku", "barcode": "duplicate_barcode",
                      "username": "duplicate_username", "isbn": "duplicate_isbn",
-                     "name": "duplicate_name", "slug": "duplicate_slug"}.get(field, "duplicate_value")
-                     "name": "duplicate_name", "code": "duplicate_code"}.get(field, "duplicate_value")
+                     "name": "duplicate_name", "slug": "duplicate_slug",
+                     "code": "duplicate_code"}.get(field, "duplicate_value")
 
 
 class LastAdmin(Conflict):
