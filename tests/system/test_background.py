@@ -62,6 +62,11 @@ def test_the_background_process_comes_back_after_kill_9_and_stops_with_the_serve
     server.proc = None
 
 
+def _group_gone(server):
+    from .conftest import live_group_members
+    return not live_group_members(server.proc.pid)
+
+
 def _is_zombie(pid):
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -80,13 +85,13 @@ def test_snapshot_files_follow_the_journal_within_seconds(make_server):
     assert json.loads(products.read_text())["records"] == []  # there from the first start
     created = server.create_product(token, "FRESH-1", stock=3)
 
-    def written():
+    def written():  # the files of one refresh are replaced one after another: wait for both
         doc = json.loads(products.read_text())
-        return [r for r in doc["records"] if r["sku"] == "FRESH-1"]
-    [record] = wait_for(written, timeout=10, what="products.json showing the new product")
+        moves = json.loads((server.data_dir / "stock_movements.json").read_text())["records"]
+        mine = [m["delta"] for m in moves if m["product_id"] == created["id"]]
+        return [r for r in doc["records"] if r["sku"] == "FRESH-1"] if mine == [3] else []
+    [record] = wait_for(written, timeout=10, what="products.json and stock_movements.json showing it")
     assert record == created
-    movements = json.loads((server.data_dir / "stock_movements.json").read_text())["records"]
-    assert [m["delta"] for m in movements if m["product_id"] == created["id"]] == [3]
     # under steady writes the files still follow, at most the lag behind
     started = time.monotonic()
     seen = None
@@ -107,5 +112,9 @@ def test_a_clean_stop_writes_the_snapshot_files_out(make_server):
     server.create_product(token, "AT-STOP", stock=1)
     time.sleep(2.5)  # several turns of the task: not written, the writes have not settled for 600 s
     assert "AT-STOP" not in (server.data_dir / "products.json").read_text()
-    server.stop()
+    os.kill(server.proc.pid, signal.SIGTERM)  # a clean stop of the master, which stops the rest
+    server.proc.wait(timeout=30)
+    wait_for(lambda: not [p for p in children(1) if False] and _group_gone(server), timeout=30,
+             what="every process of the server stopping")
+    server.proc = None
     assert "AT-STOP" in (server.data_dir / "products.json").read_text()
