@@ -48,20 +48,25 @@ def _path(record, dotted):
     return value
 
 
-def evaluate(records, query: Query, numeric=(), special=None, text_of=None):
-    """Filter, search, sort and page records the way every backend must; returns (page, total).
-
-    records must come in creation (id) order; text_of(record), when given, is the lower-cased
-    search text of query.q_fields (a cache), else it is built from the fields."""
-    special = special or {}
+def filter_predicates(filters, special):
+    """One predicate per filter: a special one by its name, else equality (a list: any of)."""
     preds = []
-    for fname, wanted in query.filters.items():
+    for fname, wanted in filters.items():
         if fname in special:
             preds.append(special[fname](wanted))
         elif isinstance(wanted, (list, tuple, set)):
             preds.append(lambda r, f=fname, w=set(wanted): r.get(f) in w)
         else:
             preds.append(lambda r, f=fname, w=wanted: r.get(f) == w)
+    return preds
+
+
+def evaluate(records, query: Query, numeric=(), special=None, text_of=None):
+    """Filter, search, sort and page records the way every backend must; returns (page, total).
+
+    records must come in creation (id) order; text_of(record), when given, is the lower-cased
+    search text of query.q_fields (a cache), else it is built from the fields."""
+    preds = filter_predicates(query.filters, special or {})
     if query.q:
         needle = query.q.lower()
         if text_of is None:
@@ -110,15 +115,7 @@ def page_log(entries, query: Query, special=None, time_field="created_at"):
 
     Entries come in time order, so the walk stops at the first one outside since/until's side
     it is walking towards."""
-    special = special or {}
-    preds = []
-    for fname, wanted in query.filters.items():
-        if fname in special:
-            preds.append(special[fname](wanted))
-        elif isinstance(wanted, (list, tuple, set)):
-            preds.append(lambda r, f=fname, w=set(wanted): r.get(f) in w)
-        else:
-            preds.append(lambda r, f=fname, w=wanted: r.get(f) == w)
+    preds = filter_predicates(query.filters, special or {})
     if query.q:
         needle, fields = query.q.lower(), query.q_fields
         preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))

@@ -48,9 +48,8 @@ def clean_env(extra):
     return env
 
 
-def live_group_members(pgid):
-    """Pids of the processes in a process group that are not zombies (from /proc)."""
-    members = []
+def _live_processes():
+    """(pid, parent pid, process group) of every process that is not a zombie (from /proc)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -60,9 +59,18 @@ def live_group_members(pgid):
         except OSError:
             continue
         fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(entry))
-    return members
+        if fields[0] != b"Z":
+            yield int(entry), int(fields[1]), int(fields[2])
+
+
+def live_group_members(pgid):
+    """Pids of the processes in a process group that are not zombies."""
+    return [pid for pid, _, group in _live_processes() if group == pgid]
+
+
+def live_children(parent):
+    """Pids of a process's children that are not zombies."""
+    return [pid for pid, ppid, _ in _live_processes() if ppid == parent]
 
 
 class Server:

@@ -6,24 +6,7 @@ import time
 
 import pytest
 
-from .conftest import uses_json_store
-
-
-def children(pid):
-    """Pids of a process's live children (from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != b"Z":
-            found.append(int(entry))
-    return found
+from .conftest import live_children, live_group_members, uses_json_store
 
 
 def supervisor_of(server):
@@ -48,32 +31,22 @@ def wait_for(predicate, timeout=10.0, what="it"):
 def test_the_background_process_comes_back_after_kill_9_and_stops_with_the_server(make_server):
     server = make_server(workers=2)
     supervisor = supervisor_of(server)
-    assert supervisor in children(server.proc.pid)
-    first = wait_for(lambda: children(supervisor), what="the background process starting")[0]
+    assert supervisor in live_children(server.proc.pid)
+    first = wait_for(lambda: live_children(supervisor), what="the background process starting")[0]
     os.kill(first, signal.SIGKILL)
-    second = wait_for(lambda: [p for p in children(supervisor) if p != first], what="a restart")[0]
+    second = wait_for(lambda: [p for p in live_children(supervisor) if p != first], what="a restart")[0]
     assert second != first and "ended (signal 9); starting another" in server.log_text()
     assert server.request("GET", "/healthz").status_code == 200
     master = server.proc.pid
     os.kill(master, signal.SIGTERM)
     server.proc.wait(timeout=20)
-    wait_for(lambda: not os.path.exists(f"/proc/{second}") or _is_zombie(second),
+    wait_for(lambda: second not in live_children(supervisor) and not live_group_members(master),
              what="the background process stopping with the server")
     server.proc = None
 
 
 def _group_gone(server):
-    from .conftest import live_group_members
     return not live_group_members(server.proc.pid)
-
-
-def _is_zombie(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return True
-    return stat[stat.rindex(b")") + 2:].split()[0] == b"Z"
 
 
 def test_snapshot_files_follow_the_journal_within_seconds(make_server):
@@ -114,7 +87,7 @@ def test_a_clean_stop_writes_the_snapshot_files_out(make_server):
     assert "AT-STOP" not in (server.data_dir / "products.json").read_text()
     os.kill(server.proc.pid, signal.SIGTERM)  # a clean stop of the master, which stops the rest
     server.proc.wait(timeout=30)
-    wait_for(lambda: not [p for p in children(1) if False] and _group_gone(server), timeout=30,
+    wait_for(lambda: _group_gone(server), timeout=30,
              what="every process of the server stopping")
     server.proc = None
     assert "AT-STOP" in (server.data_dir / "products.json").read_text()
