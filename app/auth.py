@@ -42,6 +42,11 @@ PERMISSIONS = {
     "locations.read": ALL_STAFF,
     "locations.write": {"admin", "manager"},
     "transfers.write": {"admin", "manager", "clerk"},
+    # section 11: customers and the storefront's keys
+    "customers.read": ALL_STAFF,
+    "customers.write": {"admin", "manager", "clerk"},
+    "customers.erase": {"admin", "manager"},
+    "storefront_keys.manage": {"admin"},
 }
 
 

@@ -261,6 +261,14 @@ def forget_dead_sessions(app):
             uow.commit()
 
 
+@task(2.0, "storefront holds")
+def expire_storefront_holds(app):
+    """Section 11: unpaid storefront orders past their hold are cancelled and their stock
+    returned (the workers do the same before answering; whoever comes first does it, once)."""
+    from .api.storefront import run_due_holds
+    run_due_holds(app, force=True)
+
+
 @job("mail.send", max_attempts=1000, lease_seconds=45)
 def send_mail(app, payload):
     """Hand a queued message to the mail server (or the outbox folder); its schedule is its own."""

@@ -44,6 +44,11 @@ DEFAULTS = {
     "ASSISTANT_LLM_TIMEOUT": 10.0,
     "ASSISTANT_PER_MINUTE": 20,
     "IMPORT_MAX_ROWS": 10000,
+    # section 11: the storefront
+    "STOREFRONT_PAGE": True,
+    "STOREFRONT_HOLD_SECONDS": 3600,
+    "STOREFRONT_MAX_QUANTITY": 20,
+    "STOREFRONT_ORDERS_PER_MINUTE": 10,
 }
 
 # the shop's settings (section 12) and the variables that give their defaults: a value stored
@@ -53,10 +58,11 @@ SETTINGS = {"shop_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": 
             "delivery_days": "DELIVERY_DAYS", "timezone": "TIMEZONE",
             "public_catalog": "PUBLIC_CATALOG", "product_approval": "PRODUCT_APPROVAL"}
 
-_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL"}
+_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL", "STOREFRONT_PAGE"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
          "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL",
-         "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE", "IMPORT_MAX_ROWS"}
+         "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE", "IMPORT_MAX_ROWS",
+         "STOREFRONT_HOLD_SECONDS", "STOREFRONT_MAX_QUANTITY", "STOREFRONT_ORDERS_PER_MINUTE"}
 
 
 def as_bool(value):

@@ -2,8 +2,10 @@
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from .common import InputSchema, Money, StrictInteger
+from .deliveries import AddressSchema
 
 PAYMENT_METHODS = ("cash", "card", "transfer", "other")
+CHANNELS = ("staff", "storefront")
 ORDER_STATUSES = ("pending", "paid", "completed", "shipped", "delivered", "cancelled")
 PAYMENT_STATUSES = ("unpaid", "paid", "refunded")
 MAX_LINES = 500
@@ -47,6 +49,7 @@ class OrderCreateSchema(InputSchema):
     payment = fields.Nested(PaymentSchema, allow_none=True)
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
     location_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))  # default: the default location
+    shipping_address = fields.Nested(AddressSchema, allow_none=True)  # section 11
 
     @validates_schema
     def has_lines(self, data, **kwargs):

@@ -6,11 +6,12 @@ from .responses import as_sent, json_response
 from .store import unit_of_work
 
 
-def idempotent_create(endpoint, body, run):
+def idempotent_create(endpoint, body, run, owner=None):
     """Run `run(uow) -> (status, payload, headers)` in one unit of work; with an Idempotency-Key,
-    the same key and body replays the first success, stored in that same unit of work."""
+    the same key and body replays the first success, stored in that same unit of work. Keys
+    belong to the signed-in user, or to `owner` (a storefront key: section 11)."""
     key = request.headers.get("Idempotency-Key")
-    user_id = g.user["id"]
+    user_id = owner or g.user["id"]
     if key is not None:
         idempotency.check_key(key)
     with unit_of_work() as uow:

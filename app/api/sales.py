@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, g, request
 
 from schemas.common import EmptySchema
-from schemas.orders import (CancelSchema, ORDER_STATUSES, OrderCreateSchema, PAYMENT_STATUSES,
+from schemas.orders import (CancelSchema, CHANNELS, ORDER_STATUSES, OrderCreateSchema, PAYMENT_STATUSES,
                             PaymentSchema, load_plain_order)
 from ..auth import can, requires
 from ..services import orders, settings
@@ -34,14 +34,21 @@ def create_order():
 @bp.get("/orders")
 @requires("orders.read")
 def list_orders():
-    """List orders, newest first: filters status, payment_status, customer_email, location_id, since, until."""
-    query = list_query(
+    """List orders, newest first: filters status, payment_status, customer_email, customer_id,
+    channel, location_id, since, until."""
+    query = order_query()
+    return csv_list("orders", query) or page_of("orders", query)
+
+
+def order_query():
+    """GET /api/orders' query string (its filters, sorts and q), for the customers' orders too."""
+    return list_query(
         filters={"status": choice(*ORDER_STATUSES), "payment_status": choice(*PAYMENT_STATUSES),
-                 "customer_email": text, "location_id": text},
+                 "customer_email": text, "location_id": text, "customer_id": text,
+                 "channel": choice(*CHANNELS)},
         sort_fields=("created_at", "updated_at", "number", "total", "status", "payment_status"),
         q_fields=("number", "notes", "customer_id", "customer.name", "customer.email"),
         default_sort=(("id", True),), dated=True)
-    return csv_list("orders", query) or page_of("orders", query)
 
 
 @bp.get("/orders/<order_id>")

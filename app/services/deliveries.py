@@ -61,10 +61,14 @@ def create_delivery(uow, data, user_id, delivery_days=3, tz_name="UTC"):
         raise OrderNotDeliverable(f"The order is {order['status']}; it cannot be delivered.")
     if _active_for_order(uow, order["id"]):
         raise DeliveryExists("This order already has a delivery that is not cancelled or failed.")
+    address = data.get("address") or order.get("shipping_address")
+    if not address:  # section 11: the order's shipping address, when the body has none
+        raise ValidationFailed("Give the delivery an address; the order has no shipping address.",
+                               errors={"address": ["Required: the order has no shipping address."]})
     estimated = data.get("estimated_date")
     delivery = {
         "id": new_id(), "order_id": order["id"], "status": "pending",
-        "address": data["address"], "carrier": data.get("carrier"),
+        "address": address, "carrier": data.get("carrier"),
         "tracking_number": data.get("tracking_number"),
         "estimated_date": estimated.isoformat() if estimated else default_estimate(
             order, delivery_days, tz_name),

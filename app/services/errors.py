@@ -66,7 +66,7 @@ class DuplicateValue(Conflict):
         self.code = {"sku": "duplicate_sku", "barcode": "duplicate_barcode",
                      "username": "duplicate_username", "isbn": "duplicate_isbn",
                      "name": "duplicate_name", "slug": "duplicate_slug",
-                     "code": "duplicate_code"}.get(field, "duplicate_value")
+                     "code": "duplicate_code", "email": "duplicate_email"}.get(field, "duplicate_value")
 
 
 class LastAdmin(Conflict):
@@ -196,3 +196,25 @@ class LocationNotEmpty(Conflict):
 class LocationInUse(Conflict):
     code = "location_in_use"
     title = "A pending transfer names this location"
+
+
+# ---- section 11: customers and the storefront
+
+class CustomerErased(Conflict):
+    code = "customer_erased"
+    title = "Customer erased"
+
+
+class CustomerHasOpenOrders(Conflict):
+    code = "customer_has_open_orders"
+    title = "Customer has open orders"
+
+
+class StorefrontKeyRequired(Unauthorized):
+    code = "storefront_key_required"
+    title = "Storefront key required"
+
+
+class InvalidStorefrontKey(Unauthorized):
+    code = "invalid_storefront_key"
+    title = "Invalid storefront key"

@@ -4,6 +4,7 @@ from decimal import Decimal
 from ..storage.base import new_id, timestamp
 from . import stock
 from .catalog import money
+from .customers import link_order
 from .deliveries import cancel_pending_deliveries
 from .errors import (Forbidden, InsufficientStock, InvalidTransition, NotFound,
                      PaymentAmountMismatch, ValidationFailed)
@@ -32,9 +33,10 @@ def _check_payment(payment, total):
             "reference": payment.get("reference"), "paid_at": timestamp()}
 
 
-def place_order(uow, data, user_id, currency):
+def place_order(uow, data, user_id, currency, channel="staff", hold_expires_at=None):
     """Check every line, then take every line from stock at the order's location (data's
-    `location_id`, else the default one) in this unit of work, or change nothing."""
+    `location_id`, else the default one) in this unit of work, or change nothing. The order is
+    linked to its customer (section 11) in the same unit of work."""
     lines = _resolve_lines(uow, data["items"])
     location_id = stock.stock_location(uow, data.get("location_id"))["id"]
     order_id = new_id()
@@ -47,13 +49,18 @@ def place_order(uow, data, user_id, currency):
         snapshot.append({"product_id": product["id"], "sku": product["sku"], "title": product["title"],
                          "quantity": quantity, "unit_price": money(unit), "line_total": money(line_total)})
     stock.take_lines(uow, lines, location_id, "sale", order_id, None, user_id, what="at this location")
+    customer_id, customer = (data.get("customer_id"), data.get("customer"))
+    if customer_id is not None or (customer or {}).get("email"):
+        customer_id, customer = link_order(uow, data)
     total = subtotal
     order = {
         "id": order_id, "number": uow.orders.next_number(), "status": "pending",
         "payment_status": "unpaid", "items": snapshot, "subtotal": money(subtotal),
-        "total": money(total), "currency": currency, "customer": data.get("customer"),
-        "customer_id": data.get("customer_id"), "payment": None, "notes": data.get("notes"),
+        "total": money(total), "currency": currency, "customer": customer,
+        "customer_id": customer_id, "payment": None, "notes": data.get("notes"),
         "cancel_reason": None, "created_by": user_id, "location_id": location_id,
+        "channel": channel, "shipping_address": data.get("shipping_address"),
+        "hold_expires_at": hold_expires_at,
     }
     if data.get("payment"):
         order["payment"] = _check_payment(data["payment"], total)

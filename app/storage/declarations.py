@@ -154,8 +154,13 @@ DECLARED = [
                                       F("reference", column="payment_reference"),
                                       F("paid_at", "ts"))),
         F("notes"), F("cancel_reason"), F("created_by"), F("location_id"), *stamps(),
-        F("cancelled_at", "ts", optional=True)],
-        indexes=(Index(("status", "id"), name="orders_status_idx"),
+        F("cancelled_at", "ts", optional=True),
+        # section 11: who bought it (customer_id links a customer), where it came from, where it goes
+        F("channel"), F("shipping_address", "json"), F("hold_expires_at", "ts")],
+        lookups={"customer_id": "of_customer", "number": "numbered"},
+        indexes=(Index(("channel", "id"), name="orders_channel_idx"),
+                 Index(("hold_expires_at",), name="orders_hold_expires_idx"),
+                 Index(("status", "id"), name="orders_status_idx"),
                  Index(("location_id", "id"), name="orders_location_idx"),
                  Index(("payment_status", "id"), name="orders_payment_status_idx"),
                  Index(("created_at",), name="orders_created_idx"),
@@ -239,6 +244,16 @@ DECLARED = [
         F("lines", "children", child=COUNT_LINES)],
         lookups={"location_id": "at_location"},
         indexes=(Index(("created_at",), name="stock_counts_created_idx"),)),
+    # ---- section 11: customers, and the publishable keys of the storefront API
+    Collection("customers", [
+        F("id"), F("name"), F("email"), F("phone"), F("addresses", "json"), F("notes"),
+        F("erased", "bool"), *stamps()],
+        unique=(Unique("email", "lower"),),
+        indexes=(Index(("erased", "id"), name="customers_erased_idx"),)),
+    Collection("storefront_keys", [
+        F("id"), F("name"), F("key"), F("allowed_origins", "json"), F("active", "bool"),
+        F("builtin", "bool"), *stamps()],
+        unique=(Unique("key", "exact"),)),
 ]
 
 COLLECTIONS = {c.name: c for c in DECLARED}

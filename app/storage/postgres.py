@@ -667,10 +667,17 @@ def _unlinked_category(alias, wanted, params):
     return cond if wanted is True else f"NOT {cond}"
 
 
+def _available(alias, wanted, params):
+    if isinstance(wanted, bool):
+        return f"{alias}.stock > 0" if wanted else f"{alias}.stock <= 0"
+    return "FALSE"
+
+
 class PgProductRepository(PgRepository):
     collection = "products"
     special = ProductRepository.special
-    sql_special = {"low_stock": _low_stock, "unlinked_category": _unlinked_category}
+    sql_special = {"low_stock": _low_stock, "unlinked_category": _unlinked_category,
+                   "available": _available}
 
     def count_active_in(self, category_ids):
         """How many active products are in any of these categories."""
@@ -803,10 +810,33 @@ class PgCounterRepository(PgRepository):
             (name, first))[0][0]
 
 
+def _needs_customer_link(alias, wanted, params):
+    cond = (f"({alias}.channel IS NULL OR ({alias}.customer_id IS NULL AND "
+            f"NULLIF(btrim(COALESCE({alias}.customer ->> 'email', '')), '') IS NOT NULL))")
+    return cond if wanted is True else f"NOT {cond}"
+
+
+def _hold(op):
+    def condition(alias, wanted, params):
+        if not _is_moment(wanted):
+            return "FALSE"
+        params.append(wanted)
+        return f"{alias}.hold_expires_at {op} %s::timestamptz"
+    return condition
+
+
 class PgOrderRepository(PgRepository):
     collection = "orders"
     special = OrderRepository.special
-    sql_special = {"customer_email": _customer_email}
+    sql_special = {"customer_email": _customer_email, "needs_customer_link": _needs_customer_link,
+                   "hold_due": _hold("<="), "hold_after": _hold(">")}
+
+    def by_number(self, number):
+        """The order with this number, or None."""
+        if type(number) is not int or not -2 ** 31 <= number < 2 ** 31:
+            return None
+        found = self._select("t.number = %s", (number,), tail=" ORDER BY t.id LIMIT 1")
+        return found[0] if found else None
 
     def next_number(self):
         """1001 for the first order; taken in this transaction, so a rollback leaves no gap."""

@@ -328,6 +328,8 @@ class ProductRepository(Repository):
         # section 14's start-up step: a category string that names no category yet
         "unlinked_category": lambda wanted: (
             lambda r: (bool((r.get("category") or "").strip()) and not r.get("category_id")) == wanted),
+        # section 11: what a storefront learns of stock
+        "available": lambda wanted: (lambda r: (r["stock"] > 0) == wanted),
     }
 
     def count_active_in(self, category_ids):
@@ -421,10 +423,26 @@ class CounterRepository(Repository):
         return value
 
 
+def _needs_customer_link(record):
+    """Section 11's start-up step: an order of an earlier release (no channel), or one with a
+    customer email and no customer_id."""
+    return record.get("channel") is None or (
+        not record.get("customer_id") and bool(((record.get("customer") or {}).get("email") or "").strip()))
+
+
 class OrderRepository(Repository):
     collection = "orders"
     special = {"customer_email": lambda wanted: (
-        lambda r: ((r.get("customer") or {}).get("email") or "").lower() == wanted.lower())}
+        lambda r: ((r.get("customer") or {}).get("email") or "").lower() == wanted.lower()),
+        "needs_customer_link": lambda wanted: (lambda r: _needs_customer_link(r) == wanted),
+        # section 11: storefront holds whose time has come (wanted: a timestamp)
+        "hold_due": lambda wanted: (lambda r: (r.get("hold_expires_at") or "~") <= wanted),
+        "hold_after": lambda wanted: (lambda r: (r.get("hold_expires_at") or "") > wanted)}
+
+    def by_number(self, number):
+        """The order with this number, or None."""
+        found = self.tx.find_indexed(self.collection, "number", number) if type(number) is int else []
+        return clone(found[0]) if found else None
 
     def next_number(self):
         return CounterRepository(self.tx).next_number("order_number", 1001)
