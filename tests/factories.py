@@ -83,7 +83,13 @@ def one_of_every_kind(client, auth, users):
     category = client.post("/api/categories", json={"name": "Every Kind"}, headers=auth["admin"]).get_json()
     conversation = client.post("/api/assistant/messages", json={"message": "any books?"},
                                headers=auth["admin"]).get_json()
+    customer = client.post("/api/customers", json={"name": "Every Kind", "email": "every@example.com"},
+                           headers=auth["admin"]).get_json()
+    storefront_key = client.post("/api/storefront-keys", json={"name": "Every kind"},
+                                 headers=auth["admin"]).get_json()
     return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
+            "customers": customer["id"], "storefront-keys": storefront_key["id"],
+            "shop": "app.js",
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
             "conversations": conversation["conversation_id"], "dashboard": "app.js",

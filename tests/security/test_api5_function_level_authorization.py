@@ -21,6 +21,10 @@ SALES = frozenset({"admin", "manager", "clerk"})
 ADMIN = frozenset({"admin"})
 # anonymous clients may read these while SHOP_PUBLIC_CATALOG is true (the default), staff always
 PUBLIC_CATALOG = "public catalog"
+# section 11: /api/storefront/* opens with a storefront key only; without one every caller,
+# staff token or not, is 401 (tests/api/test_storefront.py calls them with keys)
+STOREFRONT_KEY = "storefront key"
+ERASE = frozenset({"admin", "manager"})
 
 # operationId -> the roles that may call it (contract section 3)
 EXPECTED_ROLES = {
@@ -111,6 +115,25 @@ EXPECTED_ROLES = {
     "getTransfer": STAFF,
     "completeTransfer": SALES,
     "cancelTransfer": SALES,
+    # section 11: customers, storefront keys, the storefront API, the shop page
+    "listCustomers": STAFF,
+    "createCustomer": SALES,
+    "getCustomer": STAFF,
+    "replaceCustomer": SALES,
+    "updateCustomer": SALES,
+    "eraseCustomer": ERASE,
+    "listCustomerOrders": STAFF,
+    "listStorefrontKeys": ADMIN,
+    "createStorefrontKey": ADMIN,
+    "getStorefrontKey": ADMIN,
+    "updateStorefrontKey": ADMIN,
+    "revokeStorefrontKey": ADMIN,
+    "listStorefrontProducts": STOREFRONT_KEY,
+    "getStorefrontProduct": STOREFRONT_KEY,
+    "createStorefrontOrder": STOREFRONT_KEY,
+    "trackStorefrontOrder": STOREFRONT_KEY,
+    "getShopPage": EVERYONE,
+    "getShopFile": EVERYONE,
 }
 
 SPEC_OPERATIONS = operations()
@@ -120,6 +143,8 @@ def allowed_roles(operation_id, public_catalog=True):
     roles = EXPECTED_ROLES[operation_id]
     if roles == PUBLIC_CATALOG:
         return EVERYONE if public_catalog else STAFF
+    if roles == STOREFRONT_KEY:
+        return frozenset()
     return roles
 
 
@@ -127,6 +152,8 @@ def expected_status(operation_id, role, public_catalog=True):
     """None when the role may call it (any answer but 401/403), else 401 or 403."""
     if role in allowed_roles(operation_id, public_catalog):
         return None
+    if EXPECTED_ROLES[operation_id] == STOREFRONT_KEY:
+        return 401  # no key: a staff token opens nothing here
     return 401 if role == "anonymous" else 403
 
 
@@ -218,7 +245,9 @@ def test_the_spec_documents_who_may_call_each_operation(op):
     assert op.anonymous_allowed == anonymous_ok, f"{op.operation_id}: security {op.security!r}"
     if not anonymous_ok:
         assert "401" in op.responses, f"{op.operation_id} does not document 401"
-    if not STAFF <= allowed_roles(op.operation_id, public_catalog=False):
+    if EXPECTED_ROLES[op.operation_id] == STOREFRONT_KEY:
+        assert op.security == (("storefrontKey",),), f"{op.operation_id}: security {op.security!r}"
+    elif not STAFF <= allowed_roles(op.operation_id, public_catalog=False):
         assert "403" in op.responses, f"{op.operation_id} does not document 403"
 
 
