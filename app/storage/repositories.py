@@ -423,6 +423,14 @@ class CounterRepository(Repository):
         return value
 
 
+def _moment_like(value):
+    """A timestamp as the store writes them ("2026-11-21T10:15:00Z"): a hold filter's bound."""
+    try:
+        return isinstance(value, str) and len(value) == 20 and bool(_moment(value))
+    except ValueError:
+        return False
+
+
 def _needs_customer_link(record):
     """Section 11's start-up step: an order of an earlier release (no channel), or one with a
     customer email and no customer_id."""
@@ -436,8 +444,8 @@ class OrderRepository(Repository):
         lambda r: ((r.get("customer") or {}).get("email") or "").lower() == wanted.lower()),
         "needs_customer_link": lambda wanted: (lambda r: _needs_customer_link(r) == wanted),
         # section 11: storefront holds whose time has come (wanted: a timestamp)
-        "hold_due": lambda wanted: (lambda r: (r.get("hold_expires_at") or "~") <= wanted),
-        "hold_after": lambda wanted: (lambda r: (r.get("hold_expires_at") or "") > wanted)}
+        "hold_due": lambda wanted: (lambda r: _moment_like(wanted) and (r.get("hold_expires_at") or "~") <= wanted),
+        "hold_after": lambda wanted: (lambda r: _moment_like(wanted) and (r.get("hold_expires_at") or "") > wanted)}
 
     def by_number(self, number):
         """The order with this number, or None."""

@@ -1014,3 +1014,76 @@ def test_stock_as_of_and_movement_totals_agree_on_every_backend(shop):
     assert noted["movements"] == 1
     streamed = read(shop, lambda uow: [m["id"] for m in uow.movements.iterate(Query(sort=[("id", True)], limit=1))])
     assert streamed == [m["id"] for m in reversed(moves)]
+
+
+# ---- section 11: customers, storefront keys, orders' channel, holds and customer links --------------
+
+def customer(**fields):
+    record = {"id": new_id(), "name": "Ada Lovelace", "email": None, "phone": None, "addresses": [],
+              "notes": None, "erased": False}
+    record.update(fields)
+    return record
+
+
+def test_customers_round_trip_with_emails_unique_in_any_case(shop):
+    ada = customer(email="Ada@Example.com", addresses=[{"line1": "1 Road", "city": "York", "country": "GB"}])
+    nameless = customer(name=None, email="b@example.com")
+    commit(shop, lambda uow: [uow.customers.add(ada), uow.customers.add(nameless),
+                              uow.customers.add(customer(email=None)), uow.customers.add(customer(email=None))])
+    with shop.reader() as uow:
+        assert uow.customers.get(ada["id"]) == ada
+        assert uow.customers.find_by_email("ada@EXAMPLE.com")["id"] == ada["id"]
+        assert uow.customers.find_by_email("nobody@example.com") is None
+    with pytest.raises(UniqueViolation) as clash:
+        commit(shop, lambda uow: uow.customers.add(customer(email="ADA@example.com")))
+    assert clash.value.field == "email"
+    ada.update(email=None, erased=True)  # erased: the email is free again
+    commit(shop, lambda uow: uow.customers.update(ada))
+    commit(shop, lambda uow: uow.customers.add(customer(email="ada@example.com")))
+    with shop.reader() as uow:
+        page, total = uow.customers.list(Query(filters={"erased": True}))
+        assert total == 1 and page[0]["id"] == ada["id"]
+
+
+def test_storefront_keys_are_found_by_key_and_listed_by_active_and_builtin(shop):
+    web = {"id": new_id(), "name": "Web", "key": "pk_" + "a" * 32, "allowed_origins": ["https://shop.example"],
+           "active": True, "builtin": False}
+    page = {"id": new_id(), "name": "Shop page", "key": "pk_" + "b" * 32, "allowed_origins": [],
+            "active": True, "builtin": True}
+    commit(shop, lambda uow: [uow.storefront_keys.add(web), uow.storefront_keys.add(page)])
+    with shop.reader() as uow:
+        assert uow.storefront_keys.find_by_key(web["key"]) == uow.storefront_keys.get(web["id"])
+        assert uow.storefront_keys.get(web["id"])["allowed_origins"] == ["https://shop.example"]
+        assert uow.storefront_keys.find_by_key("pk_" + "A" * 32) is None  # keys are exact
+        found, _ = uow.storefront_keys.list(Query(filters={"builtin": True, "active": True}))
+        assert [k["id"] for k in found] == [page["id"]]
+    with pytest.raises(UniqueViolation):
+        commit(shop, lambda uow: uow.storefront_keys.add(dict(web, id=new_id())))
+
+
+def test_orders_are_found_by_customer_and_number_and_holds_and_links_listed_as_evaluate_does(shop):
+    p = commit(shop, lambda uow: uow.products.add(product()))
+    ada = commit(shop, lambda uow: uow.customers.add(customer(email="ada@example.com")))
+    holds = [None, "2026-11-21T10:00:00Z", "2026-11-21T11:00:00Z"]
+    records = [order(1001 + i, [(p, 1)], customer_id=(None, ada["id"], "cust-7")[i % 3],
+                     channel=("staff", "storefront", None)[i % 3], hold_expires_at=holds[i % 3],
+                     customer=({"name": "X", "email": "x@example.com"}, None, {"email": " "})[i % 2],
+                     shipping_address=(None, {"line1": "1 Road", "city": "York", "postal_code": "Y1",
+                                              "country": "GB"})[i % 2], created_at=T[i % 4])
+               for i in range(9)]
+    commit(shop, lambda uow: [uow.orders.add(r) for r in records])
+    with shop.reader() as uow:
+        assert [o["id"] for o in uow.orders.of_customer(ada["id"])] == [r["id"] for r in records if
+                                                                       r["customer_id"] == ada["id"]]
+        assert uow.orders.by_number(1004)["id"] == records[3]["id"]
+        assert uow.orders.by_number(99) is None and uow.orders.by_number("1004") is None
+        assert uow.orders.get(records[1]["id"]) == records[1]
+        queries = [Query(filters={"channel": "storefront"}), Query(filters={"customer_id": ada["id"]}),
+                   Query(filters={"hold_due": "2026-11-21T10:30:00Z"}),
+                   Query(filters={"hold_after": "2026-11-21T10:30:00Z"}, sort=[("hold_expires_at", False)]),
+                   Query(filters={"needs_customer_link": True}), Query(filters={"needs_customer_link": False}),
+                   Query(filters={"hold_due": "not a time"})]
+        assert_lists_like_evaluate(uow.orders, records, queries, OrderRepository.numeric, OrderRepository.special)
+        assert_lists_like_evaluate(uow.products, [p], [Query(filters={"available": True}),
+                                                       Query(filters={"available": False})],
+                                   ProductRepository.numeric, ProductRepository.special)
