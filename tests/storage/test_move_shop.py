@@ -8,6 +8,7 @@ from app.services import catalog, deliveries, idempotency, invites, orders, pass
 from app.services import (catalog, deliveries, idempotency, invites, locations, orders, password_reset,
                           stock)
 from app.services import users as user_service
+from app.services import customers, storefront
 from app.storage.base import COLLECTIONS, LOGS, Query
 from app.storage.jsonfile import JsonFileStore
 from app.storage.postgres import PostgresStore
@@ -57,6 +58,10 @@ def json_shop(tmp_path, fast_hashing):
         password_reset.act_on_request(uow, {"username": "manager"}, "Shop", 1800)
         uow.conversations.add({"id": "cnv_example", "user_id": manager["id"], "messages": [
             {"role": "user", "content": "Any Dune?", "products": [], "at": "2026-11-21T10:15:00Z"}]})
+        # section 11: a customer (with an address) and a storefront key
+        customers.create_customer(uow, {"name": "Ada", "email": "ada.copy@example.com", "addresses": [
+            {"line1": "1 Road", "city": "York", "country": "GB"}]})
+        storefront.create_key(uow, {"name": "Web shop", "allowed_origins": ["https://shop.example"]})
         uow.rate_limits.save({"id": "assistant:ip:10.0.0.1", "hits": [1763720100.25],
                               "updated_at": "2026-11-21T10:15:00Z"})
         uow.events.add("order.cancelled", order)
