@@ -8,15 +8,14 @@ from flask import Blueprint, current_app, g, make_response, request, url_for
 
 from schemas.storefront import StorefrontKeySchema, StorefrontOrderSchema
 from ..auth import requires
-from ..services import rate_limits, settings, storefront
-from ..services.errors import ValidationFailed
-from .idempotent import idempotent_create
+from ..services import idempotency, rate_limits, settings, storefront
+from ..services.errors import DomainError, ValidationFailed
 from .inventory import PRODUCT_SEARCH, _in_category
 from .preconditions import if_match
 from .query_params import boolean, choice, list_query, text
 from .request_body import load, raw_body
 from .response_cache import cached_response, remember_response
-from .responses import json_response, page_response, record_response
+from .responses import as_sent, json_response, page_response, record_response
 from .store import page_of, read, reader, unit_of_work, write
 
 bp = Blueprint("storefront", __name__, url_prefix="/api")
@@ -44,16 +43,12 @@ def keyed(view):
 
 def limited(name):
     """At most SHOP_STOREFRONT_ORDERS_PER_MINUTE requests in any 60 seconds per key and client
-    address, counted in the store (every worker shares the count), whatever they are answered."""
+    address, counted in the store (every worker shares the count) before the request is
+    answered, whatever it is answered."""
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            allowed = current_app.config["STOREFRONT_ORDERS_PER_MINUTE"]
-            if allowed > 0:
-                with unit_of_work() as uow:
-                    rate_limits.hit(uow, f"storefront.{name}",
-                                    f"{g.storefront_key_id}:{request.remote_addr}", allowed)
-                    uow.commit()
+            _count_hit(name)
             return view(*args, **kwargs)
         return wrapper
     return decorator
@@ -162,24 +157,60 @@ def _currency_of(uow):
 
 @bp.post("/storefront/orders")
 @keyed
-@limited("orders")
 def create_order():
-    """Check out: every line from stock or none; a pending, unpaid order of the storefront channel."""
-    body = raw_body()
-    data = load(StorefrontOrderSchema, body=body)
-    most = current_app.config["STOREFRONT_MAX_QUANTITY"]
-    errors = {f"items.{i}.quantity": [f"At most {most}."] for i, item in enumerate(data["items"])
-              if item["quantity"] > most}
-    if errors:
-        raise ValidationFailed("The request is not valid.", errors=errors)
-    hold = current_app.config["STOREFRONT_HOLD_SECONDS"]
+    """Check out: every line from stock or none; a pending, unpaid order of the storefront channel.
 
-    def run(uow):
-        currency = settings.currency_for_sale(uow, current_app.config["SETTINGS_DEFAULTS"])
-        order = storefront.place_order(uow, data, currency, hold)
-        view = storefront.order_view(uow, order)
-        return 201, view, {"Location": f"{request.script_root}/api/storefront/orders/{order['number']}"}
-    return idempotent_create("storefront.orders", body, run, owner=f"storefront:{g.storefront_key_id}")
+    The request is counted against the rate limit in the order's own unit of work (one commit):
+    a refused checkout is found out before anything is written, so its count alone is committed;
+    a body that fails validation is counted in a unit of work of its own before it is answered."""
+    config = current_app.config
+    body = raw_body()
+    try:
+        data = load(StorefrontOrderSchema, body=body)
+        most = config["STOREFRONT_MAX_QUANTITY"]
+        errors = {f"items.{i}.quantity": [f"At most {most}."] for i, item in enumerate(data["items"])
+                  if item["quantity"] > most}
+        if errors:
+            raise ValidationFailed("The request is not valid.", errors=errors)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None:
+            idempotency.check_key(key)
+    except DomainError:
+        _count_hit("orders")
+        raise
+    owner = f"storefront:{g.storefront_key_id}"
+    with unit_of_work() as uow:
+        _hit(uow, "orders")
+        remembered = idempotency.recall(uow, owner, "storefront.orders", key, body) if key else None
+        if remembered is not None:
+            uow.commit()  # the count
+            status, payload, headers = remembered
+            return json_response(payload, status, {**headers, "Idempotent-Replayed": "true"})
+        try:
+            storefront.check_checkout(uow, data)
+        except DomainError:
+            uow.commit()  # nothing but the count was written
+            raise
+        currency = settings.currency_for_sale(uow, config["SETTINGS_DEFAULTS"])
+        order = storefront.place_order(uow, data, currency, config["STOREFRONT_HOLD_SECONDS"])
+        payload = as_sent(storefront.order_view(uow, order))
+        headers = {"Location": f"{request.script_root}/api/storefront/orders/{order['number']}"}
+        if key is not None:
+            idempotency.remember(uow, owner, "storefront.orders", key, body, 201, payload, headers)
+        uow.commit()
+    return json_response(payload, 201, headers)
+
+
+def _hit(uow, name):
+    allowed = current_app.config["STOREFRONT_ORDERS_PER_MINUTE"]
+    if allowed > 0:
+        rate_limits.hit(uow, f"storefront.{name}", f"{g.storefront_key_id}:{request.remote_addr}", allowed)
+
+
+def _count_hit(name):
+    with unit_of_work() as uow:
+        _hit(uow, name)
+        uow.commit()
 
 
 @bp.get("/storefront/orders/<number>")

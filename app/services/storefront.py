@@ -6,8 +6,9 @@ import string
 from datetime import datetime, timedelta, timezone
 
 from ..storage.base import Query, new_id, timestamp
-from . import orders
-from .errors import InvalidStorefrontKey, NotFound, StorefrontKeyRequired, ValidationFailed
+from . import orders, stock
+from .errors import (InsufficientStock, InvalidStorefrontKey, NotFound, StorefrontKeyRequired,
+                     ValidationFailed)
 
 KEY_ALPHABET = string.ascii_letters + string.digits
 ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
@@ -154,6 +155,26 @@ def hold_deadline(hold_seconds, now=None):
         return None
     now = now or datetime.now(timezone.utc)
     return timestamp(now.replace(microsecond=0) + timedelta(seconds=hold_seconds))
+
+
+def check_checkout(uow, data):
+    """What place_order would refuse, found out before anything is written: unknown, archived or
+    repeated lines (400) and lines the default location cannot fill (409 insufficient_stock, as
+    services.stock.take_lines words it). Reading the products locks them (PostgreSQL; the JSON
+    store holds its lock), so the stock read here is the stock place_order then takes."""
+    lines = stock.resolve_lines(uow, data["items"], "items", "sold")
+    location_id = stock.stock_location(uow)["id"]
+    shortages, errors = [], {}
+    for index, product, item in lines:
+        available = uow.stock_levels.quantity(product["id"], location_id)
+        if available < item["quantity"]:
+            shortages.append({"index": index, "product_id": product["id"], "location_id": location_id,
+                              "requested": item["quantity"], "available": available})
+            errors[f"items.{index}"] = [f"Only {available} of {product['title']!r} at this location."]
+    if shortages:
+        raise InsufficientStock("Not enough stock for some lines; nothing was taken.",
+                                errors=errors, shortages=shortages)
+    return lines
 
 
 def place_order(uow, data, currency, hold_seconds):
