@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, g, make_response, request, url_for
 
 from schemas.storefront import StorefrontKeySchema, StorefrontOrderSchema
 from ..auth import requires
-from ..services import idempotency, rate_limits, settings, storefront
+from ..services import categories, idempotency, rate_limits, settings, storefront
 from ..services.errors import DomainError, ValidationFailed
-from .inventory import PRODUCT_SEARCH, _in_category
+from .inventory import CATEGORY_SORT, PRODUCT_SEARCH, _in_category
 from .preconditions import if_match
 from .query_params import boolean, choice, list_query, text
 from .request_body import load, raw_body
@@ -153,6 +153,19 @@ def get_product(product_id):
 
 def _currency_of(uow):
     return settings.effective(uow, current_app.config["SETTINGS_DEFAULTS"])["currency"]
+
+
+@bp.get("/storefront/categories")
+@keyed
+def list_categories():
+    """The category tree, as GET /api/categories answers it (section 14): filters parent_id, slug; q."""
+    query = list_query(filters={"parent_id": lambda raw: None if raw == "null" else raw, "slug": text},
+                       sort_fields=CATEGORY_SORT, q_fields=("name", "slug", "description"),
+                       default_sort=(("name", False),))
+    with reader() as uow:
+        items, total = uow.categories.list(query)
+        items = categories.categories_out(uow, items)
+    return page_response(items, total, query)
 
 
 @bp.post("/storefront/orders")

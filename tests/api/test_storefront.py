@@ -67,7 +67,7 @@ def test_every_public_endpoint_needs_an_active_key_and_nothing_else_opens_it(cli
     book = create_product(client, auth["manager"], stock=5)
     key = _key(client, auth)
     order = _checkout(client, key, [(book, 1)])
-    calls = [("GET", "/api/storefront/products", None), ("GET", f"/api/storefront/products/{book['id']}", None),
+    calls = [("GET", "/api/storefront/products", None), ("GET", "/api/storefront/categories", None), ("GET", f"/api/storefront/products/{book['id']}", None),
              ("POST", "/api/storefront/orders", {"items": [{"product_id": book["id"], "quantity": 1}],
                                                 "customer": ADA}),
              ("GET", f"/api/storefront/orders/{order['number']}?email=ada@example.com", None)]
@@ -146,6 +146,9 @@ def test_the_public_sees_active_products_without_cost_or_stock(client, auth):
     by_price = client.get("/api/storefront/products?sort=-price&kind=book", headers=_with(key)).get_json()
     assert by_price["items"][0]["id"] == in_stock["id"]
     assert client.get("/api/storefront/products?category=Fiction", headers=_with(key)).get_json()["total"] == 1
+    tree = client.get("/api/storefront/categories", headers=_with(key)).get_json()
+    assert tree == client.get("/api/categories", headers=auth["viewer"]).get_json()
+    assert [c["name"] for c in tree["items"]] == ["Fiction"]
     assert_problem(client.get("/api/storefront/products?sort=cost", headers=_with(key)), 400)
     assert_problem(client.get(f"/api/storefront/products/{archived['id']}", headers=_with(key)), 404)
     one = client.get(f"/api/storefront/products/{in_stock['id']}", headers=_with(key)).get_json()

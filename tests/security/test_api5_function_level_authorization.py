@@ -130,6 +130,7 @@ EXPECTED_ROLES = {
     "revokeStorefrontKey": ADMIN,
     "listStorefrontProducts": STOREFRONT_KEY,
     "getStorefrontProduct": STOREFRONT_KEY,
+    "listStorefrontCategories": STOREFRONT_KEY,
     "createStorefrontOrder": STOREFRONT_KEY,
     "trackStorefrontOrder": STOREFRONT_KEY,
     "getShopPage": EVERYONE,
