@@ -74,6 +74,8 @@ LABELS = {
     "bk.orders": "Backroom     GET /api/orders?limit=50 (auth)",
     "bk.post": "Backroom     POST /api/orders (100k orders)",
     "bk.post_empty": "Backroom     POST /api/orders (empty store)",
+    "bk.sf_q": "Backroom     GET /api/storefront/products?q=<author> (key)",
+    "bk.sf_post": "Backroom     POST /api/storefront/orders (100k orders, key)",
     "bk.dashboard": "Backroom     GET /api/dashboard (100k orders, 1 connection)",
     "bk.sales": "Backroom     GET /api/reports/sales?group_by=day (1 connection)",
 }
@@ -531,13 +533,15 @@ class Bench:
 
     def backroom(self, data_dir, label, info, ids, author):
         big = label == "big"
-        keys = (("bk.id", "bk.list", "bk.q", "bk.ask", "bk.orders", *REPORT_FIGURES, "bk.post") if big
+        keys = (("bk.id", "bk.list", "bk.q", "bk.sf_q", "bk.ask", "bk.orders", *REPORT_FIGURES, "bk.post",
+                 "bk.sf_post") if big
                 else ("bk.post_empty",))
         if not any(self.wanted(k) for k in keys):
             return
         # the assistant's per-minute limit is off: wrk's every request comes from one address
+        # and so is the storefront's per-key limit (section 11)
         env = clean_env(SHOP_DATA_DIR=data_dir, SHOP_BIND="127.0.0.1:{port}", SHOP_DEMO_DATA="0",
-                        SHOP_ASSISTANT_PER_MINUTE="0")
+                        SHOP_ASSISTANT_PER_MINUTE="0", SHOP_STOREFRONT_ORDERS_PER_MINUTE="0")
         say(f"starting Backroom on the {label} store (python -m scripts.serve)")
         try:
             server, ready, settled = _start_backroom(f"backroom-{label}", env)
@@ -592,6 +596,13 @@ class Bench:
                 self.alternate("bk.list", server, "/api/products?limit=50", plain, "floor.list")
                 self.figure("bk.q", server, f"/api/products?q={quote(author)}", lua_file("plain"),
                             profile=prof)
+                storefront = None
+                if self.wanted("bk.sf_q") or self.wanted("bk.sf_post"):
+                    status, body = http("GET", server.base + "/shop/key.json")  # the builtin key
+                    storefront = {"X-Storefront-Key": body["key"]} if status == 200 else None
+                if self.wanted("bk.sf_q") and storefront:
+                    self.figure("bk.sf_q", server, f"/api/storefront/products?q={quote(author)}",
+                                lua_file("bk_sf", headers=storefront), profile=prof)
                 question = json.dumps({"message": f"Any books by {author} under 20 euros?"}).replace("'", "")
                 status, body = http("POST", server.base + "/api/assistant/messages",
                                     json.loads(question))
@@ -612,6 +623,10 @@ class Bench:
                     http("GET", server.base + "/healthz", timeout=120)  # the last orders answered
                     self.measure_memory("after_orders", server, order_count(server, auth))
                 self.alternate("bk.post", server, "/api/orders", post, "floor.write")
+                if self.wanted("bk.sf_post") and storefront:
+                    checkout = lua_file("bk_sf_post", ids, None, "POST", STOREFRONT_ORDER_BODY,
+                                        {"Content-Type": "application/json", **storefront})
+                    self.figure("bk.sf_post", server, "/api/storefront/orders", checkout, profile=prof)
                 self.memory = server.memory()
             else:
                 self.figure("bk.post_empty", server, "/api/orders", post, profile=prof)
@@ -620,6 +635,8 @@ class Bench:
 
 
 ORDER_BODY = '{"items":[{"product_id":"ID","quantity":1}]}'
+STOREFRONT_ORDER_BODY = ('{"items":[{"product_id":"ID","quantity":1}],'
+                         '"customer":{"name":"Bench Buyer","email":"bench@example.com"}}')
 RETRY_LOCK_TIMEOUT = 600
 
 
@@ -756,6 +773,8 @@ def ratio_checks(results):
         ("POST /api/orders (100k) >= json-server POST (empty)", ratio("bk.post", "js.post_empty"), 1.0),
         ("POST /api/orders (empty) >= json-server POST (empty)", ratio("bk.post_empty", "js.post_empty"), 1.0),
         ("POST /api/orders 100k store >= 0.8 x empty store", ratio("bk.post", "bk.post_empty"), 0.8),
+        ("GET /api/storefront/products?q= >= 0.9 x staff catalog", ratio("bk.sf_q", "bk.q"), 0.9),
+        ("POST /api/storefront/orders >= 0.9 x POST /api/orders", ratio("bk.sf_post", "bk.post"), 0.9),
     ]
     for key, text, target in (("bk.id", "GET /api/products/{id} >= 0.75 x floor", 0.75),
                               ("bk.list", "GET /api/products?limit=50 >= 0.6 x floor", 0.6),
@@ -767,7 +786,8 @@ def ratio_checks(results):
     for text, value, target in checks:
         verdict = "n/a" if value is None else ("PASS" if value >= target else "FAIL")
         out.append((text, value, target, verdict))
-    for key in ("bk.id", "bk.list", "bk.q", "bk.ask", "bk.orders", "bk.post", "bk.post_empty"):
+    for key in ("bk.id", "bk.list", "bk.q", "bk.sf_q", "bk.ask", "bk.orders", "bk.post", "bk.post_empty",
+                "bk.sf_post"):
         if key in results:
             p99 = results[key]["p99_ms"]
             out.append((f"p99 {LABELS[key].split('Backroom', 1)[1].strip()} <= 50 ms", p99, 50.0,
