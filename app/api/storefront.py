@@ -6,7 +6,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, g, make_response, request, url_for
 
-from schemas.storefront import StorefrontKeySchema, StorefrontOrderSchema
+from schemas.storefront import StorefrontKeySchema, StorefrontOrderSchema, load_plain_checkout
 from ..auth import requires
 from ..services import categories, idempotency, rate_limits, settings, storefront
 from ..services.errors import DomainError, ValidationFailed
@@ -179,8 +179,8 @@ def create_order():
     config = current_app.config
     body = raw_body()
     try:
-        data = load(StorefrontOrderSchema, body=body)
         most = config["STOREFRONT_MAX_QUANTITY"]
+        data = load_plain_checkout(body, most) or load(StorefrontOrderSchema, body=body)
         errors = {f"items.{i}.quantity": [f"At most {most}."] for i, item in enumerate(data["items"])
                   if item["quantity"] > most}
         if errors:
@@ -200,15 +200,16 @@ def create_order():
             status, payload, headers = remembered
             return json_response(payload, status, {**headers, "Idempotent-Replayed": "true"})
         try:
-            storefront.check_checkout(uow, data)
+            lines = storefront.check_checkout(uow, data)
         except DomainError:
             uow.commit()  # nothing but the count was written
             raise
         currency = settings.currency_for_sale(uow, config["SETTINGS_DEFAULTS"])
-        order = storefront.place_order(uow, data, currency, config["STOREFRONT_HOLD_SECONDS"])
-        payload = as_sent(storefront.order_view(uow, order))
+        order = storefront.place_order(uow, data, currency, config["STOREFRONT_HOLD_SECONDS"], lines)
+        payload = storefront.order_view(uow, order)
         headers = {"Location": f"{request.script_root}/api/storefront/orders/{order['number']}"}
         if key is not None:
+            payload = as_sent(payload)  # kept exactly as sent
             idempotency.remember(uow, owner, "storefront.orders", key, body, 201, payload, headers)
         uow.commit()
     return json_response(payload, 201, headers)

@@ -33,11 +33,13 @@ def _check_payment(payment, total):
             "reference": payment.get("reference"), "paid_at": timestamp()}
 
 
-def place_order(uow, data, user_id, currency, channel="staff", hold_expires_at=None):
+def place_order(uow, data, user_id, currency, channel="staff", hold_expires_at=None, lines=None):
     """Check every line, then take every line from stock at the order's location (data's
     `location_id`, else the default one) in this unit of work, or change nothing. The order is
-    linked to its customer (section 11) in the same unit of work."""
-    lines = _resolve_lines(uow, data["items"])
+    linked to its customer (section 11) in the same unit of work. lines: data's items as
+    stock.resolve_lines gave them in this unit of work, when the caller has them already."""
+    lines = (_resolve_lines(uow, data["items"]) if lines is None
+             else [(index, product, item["quantity"]) for index, product, item in lines])
     location_id = stock.stock_location(uow, data.get("location_id"))["id"]
     order_id = new_id()
     snapshot = []

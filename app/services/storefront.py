@@ -177,11 +177,12 @@ def check_checkout(uow, data):
     return lines
 
 
-def place_order(uow, data, currency, hold_seconds):
+def place_order(uow, data, currency, hold_seconds, lines=None):
     """A storefront checkout: a normal pending, unpaid order of the storefront channel, with
-    no user, linked to the customer of its email; its stock is held until hold_expires_at."""
+    no user, linked to the customer of its email; its stock is held until hold_expires_at.
+    lines: what check_checkout gave for data (else they are resolved again)."""
     order = orders.place_order(uow, {**data, "customer_id": None}, None, currency, channel="storefront",
-                               hold_expires_at=hold_deadline(hold_seconds))
+                               hold_expires_at=hold_deadline(hold_seconds), lines=lines)
     uow.events.add("order.created", order)
     return order
 

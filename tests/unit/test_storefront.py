@@ -135,3 +135,31 @@ def test_with_no_hold_nothing_expires(memory_store):
     order = checkout(memory_store, [(book, 1)], hold=0)
     assert order["hold_expires_at"] is None
     assert run(memory_store, lambda uow: storefront.expire_holds(uow, later(10 ** 6))) == []
+
+
+def test_the_plain_checkout_loader_agrees_with_the_schema():
+    from marshmallow import ValidationError
+
+    from schemas.storefront import StorefrontOrderSchema, load_plain_checkout
+    line = {"product_id": "p1", "quantity": 2}
+    bodies = [{"items": [line], "customer": ADA}, {"items": [line], "customer": {**ADA, "phone": None}},
+              {"items": [line, {"product_id": "p2", "quantity": 20}], "customer": {**ADA, "phone": "+44"},
+               "shipping_address": None, "notes": "ring twice"},
+              {"items": [line], "customer": {**ADA, "email": "not an address"}},
+              {"items": [line], "customer": {"name": "", "email": "a@example.com"}},
+              {"items": [line], "customer": {**ADA, "phone": "1" * 51}},
+              {"items": [{"product_id": "p1", "quantity": True}], "customer": ADA},
+              {"items": [{"product_id": "p1", "quantity": 0}], "customer": ADA},
+              {"items": [line] * 51, "customer": ADA}, {"items": [], "customer": ADA},
+              {"items": [line], "customer": ADA, "notes": "x\x00"}, {"items": [line], "customer": ADA, "payment": 1},
+              {"items": [line], "customer": {**ADA, "id": "x"}}, {"items": [line]},
+              {"items": [line], "customer": {**ADA, "email": "ada@localhost"}}]
+    for body in bodies:
+        fast = load_plain_checkout(body, 20)
+        try:
+            slow = StorefrontOrderSchema().load(body)
+        except ValidationError:
+            slow = None
+        assert fast is None or fast == slow, body
+    assert load_plain_checkout(bodies[0], 20) is not None and load_plain_checkout(bodies[2], 20) is not None
+    assert load_plain_checkout({"items": [{"product_id": "p1", "quantity": 21}], "customer": ADA}, 20) is None
