@@ -426,6 +426,35 @@ def _at_one_location(ids, start, products, moves, orders):
     return shop, levels, placed_moves, placed_orders
 
 
+def _with_customers(ids, orders):
+    """Section 11, as trading through the API (or the start-up step) would leave the shop: one
+    customer per customer email (made at its first order, named as on its newest), each order
+    linked to it, and every order of the staff channel with no shipping address."""
+    import calendar
+    first, newest = {}, {}
+    for order in orders:
+        email = ((order.get("customer") or {}).get("email") or "").strip()
+        if email:
+            first.setdefault(email.lower(), order)
+            newest[email.lower()] = order
+    customers, made = [], {}
+    for key, order in first.items():
+        seconds = calendar.timegm(time.strptime(order["created_at"], "%Y-%m-%dT%H:%M:%SZ"))
+        latest = newest[key]["customer"]
+        customer = {"id": ids.at(seconds), "name": latest.get("name"), "email": order["customer"]["email"],
+                    "phone": latest.get("phone"), "addresses": [], "notes": None, "erased": False,
+                    "created_at": order["created_at"], "updated_at": order["created_at"], "version": 1}
+        customers.append(customer)
+        made[key] = customer["id"]
+    for order in orders:
+        email = ((order.get("customer") or {}).get("email") or "").strip().lower()
+        if email:
+            order["customer_id"] = made[email]
+        order.update(channel="staff", shipping_address=None, hold_expires_at=None)
+    customers.sort(key=lambda c: c["id"])
+    return customers, orders
+
+
 # ---- snapshot files ----------------------------------------------------------
 
 def _write_collections(folder, tx, tables):
@@ -485,11 +514,12 @@ def build_shop(data_dir, products=5000, orders=100_000, seed=5, end=None, passwo
     _settle_ledger(catalog, moves)
     deliveries.sort(key=lambda d: d["id"])
     shop, levels, moves, sold = _at_one_location(ids, start, catalog, moves, sold)
+    customers, sold = _with_customers(_Ids(random.Random(seed + 2)), sold)
     tx = len(catalog) + len(sold) + len(deliveries)
     tables = {name: [] for name in COLLECTIONS}
     tables.update(products=catalog, stock_movements=moves, orders=sold, deliveries=deliveries,
                   users=[staff], counters=[{"id": "order_number", "value": 1000 + len(sold)}],
-                  locations=[shop], stock_levels=levels)
+                  locations=[shop], stock_levels=levels, customers=customers)
     generated = time.monotonic()
 
     folder = os.path.abspath(data_dir)
