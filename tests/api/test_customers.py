@@ -1,8 +1,7 @@
 """The customers blueprint over HTTP: customers per role, their computed totals and orders, orders
 linked by customer_id or email, shipping addresses taken by deliveries, and erasure."""
-import threading
-
 from tests.factories import assert_problem, create_delivery, create_product, move_delivery, pay, place_order
+from tests.processes import CTX, TIMEOUT, run_processes
 
 ROLES = ("admin", "manager", "clerk", "viewer")
 ADDRESS = {"name": "Ada", "line1": "12 St James's Square", "line2": None, "city": "London",
@@ -88,23 +87,27 @@ def test_orders_link_by_id_or_email_and_the_totals_follow(client, auth):
     assert client.get("/api/customers?q=lovelace&erased=false", headers=auth["viewer"]).get_json()["total"] == 1
 
 
+def _order_in_a_process_of_its_own(results, config, headers, product_id, barrier):
+    """As a gunicorn worker would: its own app on the shared store, one order for a new email."""
+    from app import create_app
+    client = create_app(config).test_client()
+    barrier.wait(timeout=TIMEOUT)
+    resp = client.post("/api/orders", headers=headers, json={
+        "items": [{"product_id": product_id, "quantity": 1}],
+        "customer": {"name": "Bob", "email": "bob@example.com"}})
+    results.put(resp.status_code)
+
+
 def test_a_new_email_makes_one_customer_even_from_orders_at_once(client, auth, app):
     book = create_product(client, auth["manager"], stock=20)
-    answers = []
-
-    def order():
-        with app.test_client() as own:
-            answers.append(own.post("/api/orders", headers=auth["clerk"], json={
-                "items": [{"product_id": book["id"], "quantity": 1}],
-                "customer": {"name": "Bob", "email": "bob@example.com"}}).status_code)
-    threads = [threading.Thread(target=order) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert answers == [201] * 4
+    config = {key: app.config[key] for key in ("DATA_DIR", "DATABASE_URL", "DATABASE_SCHEMA", "SECRET_KEY")}
+    buyers = 4
+    barrier = CTX.Barrier(buyers)
+    answers = run_processes(_order_in_a_process_of_its_own,
+                            [(config, auth["clerk"], book["id"], barrier)] * buyers)
+    assert answers == [201] * buyers
     made = client.get("/api/customers?email=bob@example.com", headers=auth["viewer"]).get_json()
-    assert made["total"] == 1 and made["items"][0]["order_count"] == 4
+    assert made["total"] == 1 and made["items"][0]["order_count"] == buyers
     refused = client.post("/api/orders", headers=auth["clerk"], json={
         "items": [{"product_id": book["id"], "quantity": 99}], "customer": {"email": "eve@example.com"}})
     assert_problem(refused, 409, "insufficient_stock")
