@@ -48,10 +48,7 @@ def list_customers(uow, query):
     """A page of customers with their computed fields; a sort by a computed field is made over
     every matching customer, other lists page first and compute the page only. The email
     filter is the whole address, case-insensitively: the unique key's look-up."""
-    email = query.filters.pop("email", None)
-    if email is not None:
-        found = uow.customers.find_by_email(email)
-        query.filters["id"] = [found["id"]] if found else []
+    _email_filter(uow, query)
     if any(name in COMPUTED for name, _ in query.sort):
         wanted = Query(filters=dict(query.filters), q=query.q, q_fields=query.q_fields,
                        sort=[("id", False)], limit=EVERYTHING)
@@ -66,6 +63,25 @@ def list_customers(uow, query):
         return rows[query.offset:query.offset + query.limit], total
     page, total = uow.customers.list(query)
     return [customer_out(uow, c) for c in page], total
+
+
+def _email_filter(uow, query):
+    email = query.filters.pop("email", None)
+    if email is not None:
+        found = uow.customers.find_by_email(email)
+        query.filters["id"] = [found["id"]] if found else []
+
+
+def every_customer(uow, query):
+    """Every customer the query matches, in its order, with the computed fields, its page aside
+    (the CSV export): one at a time unless the sort is by a computed field."""
+    if any(name in COMPUTED for name, _ in query.sort):
+        yield from list_customers(uow, Query(filters=dict(query.filters), q=query.q, q_fields=query.q_fields,
+                                             sort=list(query.sort), limit=EVERYTHING))[0]
+        return
+    _email_filter(uow, query)
+    for customer in uow.customers.iterate(query):
+        yield customer_out(uow, customer)
 
 
 def _normalise(customer):

@@ -169,3 +169,19 @@ def test_stale_if_match_is_412_and_changes_nothing(client, auth):
     assert_problem(resp, 412, "precondition_failed")
     assert client.get(f"/api/customers/{ada['id']}", headers=auth["viewer"]).get_json()["notes"] is None
     assert_problem(client.get("/api/customers/nope", headers=auth["viewer"]), 404, "not_found")
+
+
+def test_customers_export_as_csv_with_their_totals(client, auth):
+    ada = _customer(client, auth, phone="=1+1", addresses=[{"line1": "1 Road", "city": "York"}])
+    _customer(client, auth, name="Bob", email="bob@example.com")
+    book = create_product(client, auth["manager"], price="3.00", stock=5)
+    pay(client, auth["clerk"], place_order(client, auth["clerk"], [(book, 2)], customer_id=ada["id"]))
+    resp = client.get("/api/customers?format=csv&sort=-total_spent", headers=auth["viewer"])
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    lines = resp.get_data(as_text=True).split("\r\n")
+    assert lines[0] == ("id,name,email,phone,addresses,notes,order_count,total_spent,last_order_at,erased,"
+                        "created_at,updated_at,version")
+    assert lines[1].startswith(f"{ada['id']},Ada Lovelace,ada@example.com,'=1+1,")
+    assert ",1,6.00," in lines[1] and lines[2].startswith(lines[2].split(",")[0] + ",Bob,")
+    only = client.get("/api/customers?format=csv&email=BOB@example.com", headers=auth["viewer"])
+    assert len(only.get_data(as_text=True).strip().split("\r\n")) == 2
