@@ -42,6 +42,8 @@ PERMISSIONS = {
     "locations.read": ALL_STAFF,
     "locations.write": {"admin", "manager"},
     "transfers.write": {"admin", "manager", "clerk"},
+    # section 16: product images (an editor on the products it may edit: services.images)
+    "images.write": {"admin", "manager", "editor"},
 }
 
 

@@ -131,7 +131,8 @@ DECLARED = [
         F("id"), F("sku"), F("title"), F("kind"), F("author"), F("isbn"), F("barcode"),
         F("description"), F("category"), F("price", "money"), F("cost", "money"), F("stock", "int"),
         F("low_stock_threshold", "int"), F("status"), *stamps(),
-        F("category_id"), F("review", "json")],  # section 14: the category tree, the review history
+        F("category_id"), F("review", "json"),  # section 14: the category tree, the review history
+        F("images", "json", optional=True)],  # section 16: a copy of its image records, by position
         unique=(Unique("sku", "lower"), Unique("barcode", "code", sql="barcode_key"),
                 Unique("isbn", "exact")),
         lookups={"category_id": "in_category"},
@@ -239,6 +240,11 @@ DECLARED = [
         F("lines", "children", child=COUNT_LINES)],
         lookups={"location_id": "at_location"},
         indexes=(Index(("created_at",), name="stock_counts_created_idx"),)),
+    # ---- section 16: product images (their bytes live apart: app/storage/images.py)
+    Collection("images", [
+        F("id"), F("product_id"), F("position", "int32"), F("alt"), F("width", "int32"),
+        F("height", "int32"), F("content_type"), F("bytes", "int"), F("sha256"), *stamps()],
+        lookups={"product_id": "for_product", "sha256": "with_sha256"}),
 ]
 
 COLLECTIONS = {c.name: c for c in DECLARED}
