@@ -102,7 +102,7 @@ def seed(store, config, out=sys.stderr):
                 "low_stock_threshold": 3}, staff_id))
         blobs = image_bytes(store)
         for book in products:
-            add_cover(uow, blobs, book, config["MAX_IMAGE_PIXELS"])
+            add_cover(uow, blobs, book, config.get("MAX_IMAGE_PIXELS", 40_000_000))
         for sku, title, barcode, price, cost, qty, category in GENERAL:
             products.append(catalog.create_product(uow, {
                 "sku": sku, "title": title, "kind": "general", "barcode": barcode, "price": price,
