@@ -3,7 +3,7 @@ from urllib.parse import quote
 
 from marshmallow import fields, pre_load
 
-from .common import InputSchema
+from .common import InputSchema, StrictInteger
 
 VARIANTS = ("original", "large", "medium", "thumb")
 # the stored record's keys, in the order an answer lists them (`urls` after `sha256`)
@@ -14,8 +14,8 @@ READ_ONLY = ("product_id", "width", "height", "content_type", "bytes", "sha256",
 class ImagePatchSchema(InputSchema):
     """PATCH: alt and position; the service checks both (position against the gallery's size)."""
 
-    alt = fields.Raw(allow_none=True)
-    position = fields.Raw()
+    alt = fields.String(allow_none=True)
+    position = StrictInteger()
 
     @pre_load
     def drop_described(self, data, **kwargs):

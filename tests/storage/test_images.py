@@ -121,3 +121,15 @@ def test_move_shop_carries_images_and_their_bytes_both_ways(tmp_path, pg_shop, m
         f"/api/images/{image['id']}/original").data
     assert os.path.exists(back / "images" / blob_name(image["sha256"], "original"))
     pg_shop.wipe()
+
+
+def test_a_backup_of_the_json_store_holds_the_images_bytes(make_app, backend, tmp_path, auth):
+    if backend != "json":
+        pytest.skip("flask backup copies the JSON store; PostgreSQL is backed up with pg_dump")
+    app = make_app()
+    client = app.test_client()
+    image = add_image(client, auth["manager"], create_product(client, auth["manager"]))
+    copied = app.extensions["backroom.store"].backup(str(tmp_path / "backup"))
+    assert os.path.join("images", blob_name(image["sha256"], "original")) in copied
+    restored = create_app({"DATA_DIR": str(tmp_path / "backup")}).test_client()
+    assert restored.get(f"/api/images/{image['id']}/original").status_code == 200
