@@ -173,7 +173,10 @@ def variant_bytes(blobs, image, variant, fmt=None):
             if original is None:
                 raise NotFound("This image's bytes are gone.")
             data = render_variant(original, image, variant, fmt)
-            blobs.put(name, data)
+            try:
+                blobs.put(name, data)
+            except OSError:  # another thread of this process writing the same variant: its bytes are these
+                pass
     if data is None:
         raise NotFound("This image's bytes are gone.")
     return data
@@ -190,13 +193,17 @@ def gallery(uow, product_id):
     return sorted(uow.images.for_product(product_id), key=lambda i: i["position"])
 
 
-def get_image(uow, product_id, image_id, include_archived=True):
-    """An image of this product (an image id under another product's path is 404)."""
-    catalog.get_product(uow, product_id, include_archived=include_archived)
+def _image_of(uow, product_id, image_id):
     image = uow.images.get(image_id)
     if image is None or image["product_id"] != product_id:
         raise NotFound("This product has no image with this id.")
     return image
+
+
+def get_image(uow, product_id, image_id, include_archived=True):
+    """An image of this product (an image id under another product's path is 404)."""
+    catalog.get_product(uow, product_id, include_archived=include_archived)
+    return _image_of(uow, product_id, image_id)
 
 
 def list_images(uow, product_id, query, include_archived=True):
@@ -296,7 +303,7 @@ def update_image(uow, product_id, image_id, data, if_match=None, writer=catalog.
     """Set alt and position (1..n; those between move by one), all in this one transaction."""
     product = catalog.get_product(uow, product_id)
     may_edit(writer, product)
-    image = get_image(uow, product_id, image_id)
+    image = _image_of(uow, product_id, image_id)
     check_version(image, if_match)
     images = [i for i in gallery(uow, product_id) if i["id"] != image_id]
     changed = False
@@ -324,7 +331,7 @@ def remove_image(uow, product_id, image_id, if_match=None, writer=catalog.STAFF)
     when no image names them: forget_unused_bytes)."""
     product = catalog.get_product(uow, product_id)
     may_edit(writer, product)
-    image = get_image(uow, product_id, image_id)
+    image = _image_of(uow, product_id, image_id)
     check_version(image, if_match)
     uow.images.delete(image_id)
     images = [i for i in gallery(uow, product_id) if i["id"] != image_id]

@@ -10,6 +10,7 @@ import threading
 import time
 
 from .base import StoreError
+from .jsonfile import write_file_atomically
 
 IMAGE_FOLDER = "images"  # under SHOP_DATA_DIR, for the JSON store
 
@@ -17,14 +18,6 @@ IMAGE_FOLDER = "images"  # under SHOP_DATA_DIR, for the JSON store
 def blob_name(sha256, variant, fmt=None):
     """The stored name of an image's original or of one of its variants (in one format)."""
     return f"{sha256}-{variant}" + (f"-{fmt}" if fmt else "")
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FileImageBytes:
@@ -40,18 +33,7 @@ class FileImageBytes:
 
     def put(self, name, data):
         os.makedirs(self.folder, exist_ok=True)
-        path = self._path(name)
-        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(self.folder)
+        write_file_atomically(self._path(name), bytes(data))  # temp name, fsync, rename, fsync the folder
 
     def get(self, name):
         try:

@@ -55,7 +55,6 @@ from filelock import FileLock, Timeout
 
 from .base import COLLECTIONS, LOGS, LockTimeout, StoreError, ids_after, timestamp
 from .logfiles import SEGMENT_BYTES, JsonLogs, LogFiles, empty_position, position_id
-from .images import IMAGE_FOLDER, FileImageBytes
 from .memory import Tables, Transaction
 from . import codec, repositories
 
@@ -776,6 +775,7 @@ class JsonFileStore:
                 names += [os.path.join("logs", log_name, f"{n:06d}.jsonl") for log_name in LOGS
                           for n in self.log_files.segments(log_name)]
                 # section 16: images' bytes never change under their name, so a plain copy is consistent
+                from .images import IMAGE_FOLDER, FileImageBytes
                 names += [os.path.join(IMAGE_FOLDER, name) for name, _ in
                           FileImageBytes(os.path.join(self.dir, IMAGE_FOLDER)).names() if not name.endswith(".tmp")]
                 copied = []
