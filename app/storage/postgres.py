@@ -910,6 +910,10 @@ class PgJobRepository(PgRepository):
 
     collection = "jobs"
 
+    def any_due(self, kinds, now=None):
+        """Always worth a claim: SKIP LOCKED takes no lock another writer waits for."""
+        return True
+
     def enqueue(self, kind, payload=None, run_at=None):
         return self.add({"id": new_id(), "kind": kind, "payload": payload, "status": "queued",
                          "run_at": run_at or timestamp(), "attempts": 0, "claimed_by": None,

@@ -573,6 +573,11 @@ class JobRepository(Repository):
                "claimed_until": None, "last_error": None}
         return self.add(job)
 
+    def any_due(self, kinds, now=None):
+        """Whether claim() would find work (read under a snapshot, without the write lock)."""
+        now_text = timestamp(now or datetime.now(timezone.utc))
+        return any(job["kind"] in kinds and _due(job, now_text) for job in self.tx.scan(self.collection))
+
     def claim(self, worker, kinds, lease_seconds, limit=10, now=None):
         """Take up to `limit` due jobs of these kinds for `worker` until the lease ends: queued ones
         whose run_at has come, and claimed ones whose holder's lease ran out (it died). The
@@ -586,14 +591,18 @@ class JobRepository(Repository):
                 break
             if job["kind"] not in kinds:
                 continue
-            due = (job["status"] == "queued" and job["run_at"] <= now_text) or (
-                job["status"] == "claimed" and (job["claimed_until"] or "") < now_text)
-            if due:
+            if _due(job, now_text):
                 job = clone(job)
                 job.update(status="claimed", claimed_by=worker, claimed_until=until,
                            attempts=job["attempts"] + 1)
                 taken.append(self.update(job))
         return taken
+
+
+def _due(job, now_text):
+    """Queued and its time has come, or claimed by a holder whose lease ran out (it died)."""
+    return (job["status"] == "queued" and job["run_at"] <= now_text) or (
+        job["status"] == "claimed" and (job["claimed_until"] or "") < now_text)
 
 
 class LoginAttemptRepository(Repository):
