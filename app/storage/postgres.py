@@ -1110,6 +1110,9 @@ class PgUnitOfWork:
         """Other servers commit without telling this one: no state to cache answers against."""
         return None
 
+    def version_of(self, collection):
+        return None
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")

@@ -673,6 +673,10 @@ class UnitOfWork:
         """A token that changes with every commit this process can see; None when unknown."""
         return self.tx.state()
 
+    def version_of(self, collection):
+        """A token that changes with every commit that changes this collection; None when unknown."""
+        return self.tx.version_of(collection)
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")
