@@ -45,8 +45,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id, timestamp
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import (MovementRepository, OrderRepository, ProductRepository, StockCountRepository,
-                           TransferRepository, day_starts, entries_after, evaluate, every_match,
+from .repositories import (MovementRepository, OrderRepository, ProductRepository, PurchaseOrderRepository,
+                           StockCountRepository, TransferRepository, day_starts, entries_after, evaluate, every_match,
                            movement_totals, page_log)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
@@ -791,6 +791,23 @@ class PgStockCountRepository(PgRepository):
     sql_special = {"product_id": _line_of("stock_count_lines", "count_id")}
 
 
+def _purchase_order_text(alias, wanted, params):
+    if not _usable(wanted):
+        return "FALSE"
+    needle = wanted.lower()
+    params += [needle, needle, needle]
+    return (f"(strpos(lower(COALESCE({alias}.notes, '')), %s) > 0 OR EXISTS (SELECT 1 FROM "
+            f"purchase_order_lines l WHERE l.purchase_order_id = {alias}.id AND "
+            "(strpos(lower(COALESCE(l.sku, '')), %s) > 0 OR strpos(lower(COALESCE(l.title, '')), %s) > 0)))")
+
+
+class PgPurchaseOrderRepository(PgRepository):
+    collection = "purchase_orders"
+    special = PurchaseOrderRepository.special
+    sql_special = {"product_id": _line_of("purchase_order_lines", "purchase_order_id"),
+                   "text": _purchase_order_text}
+
+
 class PgCounterRepository(PgRepository):
     collection = "counters"
 
@@ -1054,7 +1071,7 @@ SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog,
             PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
-            PgStockCountRepository)}
+            PgStockCountRepository, PgPurchaseOrderRepository)}
 
 
 def _repository_class(decl):
