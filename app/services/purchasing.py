@@ -200,9 +200,8 @@ def product_links(uow, product_id, query):
     """The product's links (archived products too): the primary first, then oldest first."""
     if uow.products.get(product_id) is None:
         raise NotFound("No product with this id.")
-    query.filters["product_id"] = product_id
-    query.sort = [("is_primary", True), ("id", False)]
-    return uow.supply_links.list(query)
+    links = sorted(uow.supply_links.for_product(product_id), key=lambda link: not link["is_primary"])
+    return links[query.offset:query.offset + query.limit], len(links)
 
 
 # ---- contact history ----------------------------------------------------------------------------------
