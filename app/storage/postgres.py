@@ -807,6 +807,14 @@ class PgPurchaseOrderRepository(PgRepository):
     sql_special = {"product_id": _line_of("purchase_order_lines", "purchase_order_id"),
                    "text": _purchase_order_text}
 
+    def get(self, record_id):
+        """Locked first, then read. A read that waits for the row lock gets the row as committed
+        but its lines (a subquery) as they were when the statement began, before the wait: two
+        receipts at once would both count from the same received_quantity."""
+        if _usable(record_id) and not self.uow.readonly:
+            self.uow.rows("SELECT 1 FROM purchase_orders WHERE id = %s FOR NO KEY UPDATE", (record_id,))
+        return super().get(record_id)
+
 
 class PgCounterRepository(PgRepository):
     collection = "counters"
