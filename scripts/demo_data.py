@@ -141,8 +141,8 @@ def _seed_purchasing(uow, products, back, staff_id, currency, tz):
         "contact_type": "email", "message": "Asked for the spring list", "product_id": None}, staff_id)
     ordered = purchasing.create_purchase_order(uow, {
         "vendor_id": penguin["id"], "notes": "classics restock",
-        "lines": [{"product_id": by_sku["BK-SHELLEY-FR"]["id"], "quantity": 10},
-                  {"product_id": by_sku["BK-HERBERT-DUNE"]["id"], "quantity": 6}]}, staff_id, currency)
+        "lines": [{"product_id": by_sku["BK-ORWELL-1984"]["id"], "quantity": 10},
+                  {"product_id": by_sku["BK-AUSTEN-PP"]["id"], "quantity": 6}]}, staff_id, currency)
     purchasing.order_purchase_order(uow, ordered["id"], "sent by email", staff_id, tz)
     partial = purchasing.create_purchase_order(uow, {
         "vendor_id": makers["id"], "notes": "mugs and notebooks",
