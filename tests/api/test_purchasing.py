@@ -456,3 +456,15 @@ def test_the_stock_levels_report_shows_what_is_on_order(client, auth):
     _act(client, auth, po, "order")
     rows = client.get("/api/reports/stock-levels?q=ON-ORDER", headers=auth["viewer"]).get_json()["items"]
     assert [(r["sku"], r["on_order"]) for r in rows] == [("ON-ORDER", 7)]
+
+
+def test_products_stored_before_purchasing_get_on_order_0_at_start_up(app, make_app, auth):
+    store = app.extensions["backroom.store"]
+    with store.unit_of_work() as uow:  # as a store made before section 10 left it
+        uow.products.add({"id": "p-old", "sku": "OLD-1", "title": "Old", "kind": "general", "author": None,
+                          "isbn": None, "barcode": None, "description": None, "category": None, "price": "1.00",
+                          "cost": None, "stock": 0, "low_stock_threshold": 5, "status": "active"})
+        uow.commit()
+    restarted = make_app().test_client()
+    product = restarted.get("/api/products/p-old", headers=auth["manager"]).get_json()
+    assert (product["on_order"], product["reorder_quantity"], product["version"]) == (0, None, 1)
