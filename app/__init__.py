@@ -75,6 +75,8 @@ def _register_blueprints(app):
         barcodes = None
     if barcodes is not None:
         app.register_blueprint(barcodes.bp)
+    from .api import purchasing
+    app.register_blueprint(purchasing.bp)
     from .api import reports
     from .web import bp as web
     app.register_blueprint(reports.bp)
@@ -159,6 +161,7 @@ def bootstrap(app, out=None):
                     uow.commit()
                     print(f"created admin user {cfg['ADMIN_USERNAME']!r}", file=out)
     _link_categories(store, out)
+    _fill_purchasing_fields(store, out)
     if cfg["DEMO_DATA"]:
         with store.reader() as uow:
             empty = uow.products.count() == 0
@@ -185,6 +188,24 @@ def _link_categories(store, out):
         uow.commit()
     if linked:
         print(f"linked {linked} products to their categories", file=out)
+def _fill_purchasing_fields(store, out):
+    """Section 10: products stored before purchasing get on_order 0 and reorder_quantity null,
+    once (a restart finds none left); one unit of work, as _link_categories."""
+    from .services import purchasing
+    from .storage.base import Query
+    missing = Query(filters={"on_order": None}, limit=1)
+    with store.reader() as uow:
+        if uow.products.list(missing)[1] == 0:
+            return
+    with store.unit_of_work() as uow:
+        if hasattr(uow, "claim"):
+            uow.claim("products", "purchasing fields")
+        filled = purchasing.fill_product_fields(uow)
+        uow.commit()
+    if filled:
+        print(f"gave {filled} products on_order 0 (purchasing)", file=out)
+
+
 def _ensure_default_location(store, out):
     """A store with no location (a new one, or one made before locations existed) gets the
     default location holding every product's stock, in one unit of work. Several workers may

@@ -45,8 +45,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id, timestamp
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import (MovementRepository, OrderRepository, ProductRepository, StockCountRepository,
-                           TransferRepository, day_starts, entries_after, evaluate, every_match,
+from .repositories import (MovementRepository, OrderRepository, ProductRepository, PurchaseOrderRepository,
+                           StockCountRepository, TransferRepository, day_starts, entries_after, evaluate, every_match,
                            movement_totals, page_log)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
@@ -791,6 +791,31 @@ class PgStockCountRepository(PgRepository):
     sql_special = {"product_id": _line_of("stock_count_lines", "count_id")}
 
 
+def _purchase_order_text(alias, wanted, params):
+    if not _usable(wanted):
+        return "FALSE"
+    needle = wanted.lower()
+    params += [needle, needle, needle]
+    return (f"(strpos(lower(COALESCE({alias}.notes, '')), %s) > 0 OR EXISTS (SELECT 1 FROM "
+            f"purchase_order_lines l WHERE l.purchase_order_id = {alias}.id AND "
+            "(strpos(lower(COALESCE(l.sku, '')), %s) > 0 OR strpos(lower(COALESCE(l.title, '')), %s) > 0)))")
+
+
+class PgPurchaseOrderRepository(PgRepository):
+    collection = "purchase_orders"
+    special = PurchaseOrderRepository.special
+    sql_special = {"product_id": _line_of("purchase_order_lines", "purchase_order_id"),
+                   "text": _purchase_order_text}
+
+    def get(self, record_id):
+        """Locked first, then read. A read that waits for the row lock gets the row as committed
+        but its lines (a subquery) as they were when the statement began, before the wait: two
+        receipts at once would both count from the same received_quantity."""
+        if _usable(record_id) and not self.uow.readonly:
+            self.uow.rows("SELECT 1 FROM purchase_orders WHERE id = %s FOR NO KEY UPDATE", (record_id,))
+        return super().get(record_id)
+
+
 class PgCounterRepository(PgRepository):
     collection = "counters"
 
@@ -1058,7 +1083,7 @@ SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog,
             PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
-            PgStockCountRepository)}
+            PgStockCountRepository, PgPurchaseOrderRepository)}
 
 
 def _repository_class(decl):

@@ -410,6 +410,19 @@ class StockCountRepository(Repository):
     special = {"product_id": _has_line_of}
 
 
+def _purchase_order_text(wanted):
+    """?q= of purchase orders: the needle in the notes or in a line's sku or title."""
+    needle = wanted.lower()
+    return lambda r: (needle in (r.get("notes") or "").lower() or any(
+        needle in (line.get("sku") or "").lower() or needle in (line.get("title") or "").lower()
+        for line in r.get("lines") or ()))
+
+
+class PurchaseOrderRepository(Repository):
+    collection = "purchase_orders"
+    special = {"product_id": _has_line_of, "text": _purchase_order_text}
+
+
 class CounterRepository(Repository):
     collection = "counters"
 
@@ -627,7 +640,8 @@ class IdempotencyRepository(Repository):
 SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
             LoginAttemptRepository, IdempotencyRepository, EventLog, MovementRepository,
-            StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository)}
+            StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository,
+            PurchaseOrderRepository)}
 
 
 def repository_class(decl):
