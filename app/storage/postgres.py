@@ -437,6 +437,13 @@ class PgRepository:
         return records
 
     def _first(self, where, params):
+        if self.shape.children and not self.uow.readonly:
+            # Locked first, then read. A read that waits for the row lock gets the row as
+            # committed, but its child rows (subqueries) as they were when the statement began,
+            # before the wait: two receipts of a purchase order, or two status moves of a
+            # delivery, at once would each build on the same old lines and one would be lost.
+            self.uow.rows(f"SELECT 1 FROM {self.shape.table} t WHERE {where} LIMIT 1 "
+                          "FOR NO KEY UPDATE OF t", params)
         found = self._select(where, params, lock=True, tail=" LIMIT 1")
         return found[0] if found else None
 
@@ -806,14 +813,6 @@ class PgPurchaseOrderRepository(PgRepository):
     special = PurchaseOrderRepository.special
     sql_special = {"product_id": _line_of("purchase_order_lines", "purchase_order_id"),
                    "text": _purchase_order_text}
-
-    def get(self, record_id):
-        """Locked first, then read. A read that waits for the row lock gets the row as committed
-        but its lines (a subquery) as they were when the statement began, before the wait: two
-        receipts at once would both count from the same received_quantity."""
-        if _usable(record_id) and not self.uow.readonly:
-            self.uow.rows("SELECT 1 FROM purchase_orders WHERE id = %s FOR NO KEY UPDATE", (record_id,))
-        return super().get(record_id)
 
 
 class PgCounterRepository(PgRepository):
