@@ -170,39 +170,36 @@ def bootstrap(app, out=None):
             seed(store, cfg, out)
 
 
-def _link_categories(store, out):
-    """Section 14: products' category strings become categories, once (a restart finds none left).
+def _products_step_once(store, wanted, claim, step):
+    """A start-up step over the products that some of them still need (`wanted` filters for
+    those), done once: a restart finds none left. One unit of work: the JSON store's holds the
+    cross-process lock, and on PostgreSQL the claim makes a second worker wait, then find nothing
+    to do. How many products the step changed."""
+    from .storage.base import Query
+    with store.reader() as uow:
+        if uow.products.list(Query(filters=wanted, limit=1))[1] == 0:
+            return 0
+    with store.unit_of_work() as uow:
+        if hasattr(uow, "claim"):
+            uow.claim("products", claim)
+        changed = step(uow)
+        uow.commit()
+    return changed
 
-    One unit of work: the JSON store's holds the cross-process lock, and on PostgreSQL the claim
-    makes a second worker wait, then find nothing to do."""
+
+def _link_categories(store, out):
+    """Section 14: products' category strings become categories."""
     from .services import categories
-    from .storage.base import Query
-    unlinked = Query(filters={"unlinked_category": True}, limit=1)
-    with store.reader() as uow:
-        if uow.products.list(unlinked)[1] == 0:
-            return
-    with store.unit_of_work() as uow:
-        if hasattr(uow, "claim"):
-            uow.claim("products", "link categories")
-        linked = categories.link_product_categories(uow)
-        uow.commit()
-    if linked:
+    if linked := _products_step_once(store, {"unlinked_category": True}, "link categories",
+                                     categories.link_product_categories):
         print(f"linked {linked} products to their categories", file=out)
+
+
 def _fill_purchasing_fields(store, out):
-    """Section 10: products stored before purchasing get on_order 0 and reorder_quantity null,
-    once (a restart finds none left); one unit of work, as _link_categories."""
+    """Section 10: products stored before purchasing get on_order 0 and reorder_quantity null."""
     from .services import purchasing
-    from .storage.base import Query
-    missing = Query(filters={"on_order": None}, limit=1)
-    with store.reader() as uow:
-        if uow.products.list(missing)[1] == 0:
-            return
-    with store.unit_of_work() as uow:
-        if hasattr(uow, "claim"):
-            uow.claim("products", "purchasing fields")
-        filled = purchasing.fill_product_fields(uow)
-        uow.commit()
-    if filled:
+    if filled := _products_step_once(store, {"on_order": None}, "purchasing fields",
+                                     purchasing.fill_product_fields):
         print(f"gave {filled} products on_order 0 (purchasing)", file=out)
 
 
