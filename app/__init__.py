@@ -73,12 +73,16 @@ def _register_blueprints(app):
     from .api import customers, storefront
     app.register_blueprint(customers.bp)
     app.register_blueprint(storefront.bp)
+    from .api import images
+    app.register_blueprint(images.bp)
     try:
         from .api import barcodes
     except ImportError:  # pragma: no cover - the barcode blueprint is optional during set-up
         barcodes = None
     if barcodes is not None:
         app.register_blueprint(barcodes.bp)
+    from .api import purchasing
+    app.register_blueprint(purchasing.bp)
     from .api import reports
     from .web import bp as web
     app.register_blueprint(reports.bp)
@@ -165,6 +169,7 @@ def bootstrap(app, out=None):
     _link_categories(store, out)
     _link_customers(store, out)
     _ensure_builtin_storefront_key(store, out)
+    _fill_purchasing_fields(store, out)
     if cfg["DEMO_DATA"]:
         with store.reader() as uow:
             empty = uow.products.count() == 0
@@ -173,24 +178,31 @@ def bootstrap(app, out=None):
             seed(store, cfg, out)
 
 
-def _link_categories(store, out):
-    """Section 14: products' category strings become categories, once (a restart finds none left).
-
-    One unit of work: the JSON store's holds the cross-process lock, and on PostgreSQL the claim
-    makes a second worker wait, then find nothing to do."""
-    from .services import categories
+def _products_step_once(store, wanted, claim, step):
+    """A start-up step over the products that some of them still need (`wanted` filters for
+    those), done once: a restart finds none left. One unit of work: the JSON store's holds the
+    cross-process lock, and on PostgreSQL the claim makes a second worker wait, then find nothing
+    to do. How many products the step changed."""
     from .storage.base import Query
-    unlinked = Query(filters={"unlinked_category": True}, limit=1)
     with store.reader() as uow:
-        if uow.products.list(unlinked)[1] == 0:
-            return
+        if uow.products.list(Query(filters=wanted, limit=1))[1] == 0:
+            return 0
     with store.unit_of_work() as uow:
         if hasattr(uow, "claim"):
-            uow.claim("products", "link categories")
-        linked = categories.link_product_categories(uow)
+            uow.claim("products", claim)
+        changed = step(uow)
         uow.commit()
-    if linked:
+    return changed
+
+
+def _link_categories(store, out):
+    """Section 14: products' category strings become categories."""
+    from .services import categories
+    if linked := _products_step_once(store, {"unlinked_category": True}, "link categories",
+                                     categories.link_product_categories):
         print(f"linked {linked} products to their categories", file=out)
+
+
 def _link_customers(store, out):
     """Section 11: orders of an earlier release get their channel, and orders with a customer
     email and no customer_id are linked (customers made as needed), once."""
@@ -219,6 +231,14 @@ def _ensure_builtin_storefront_key(store, out):
         if storefront.ensure_builtin_key(uow) is not None:
             uow.commit()
             print("created the shop page's storefront key", file=out)
+
+
+def _fill_purchasing_fields(store, out):
+    """Section 10: products stored before purchasing get on_order 0 and reorder_quantity null."""
+    from .services import purchasing
+    if filled := _products_step_once(store, {"on_order": None}, "purchasing fields",
+                                     purchasing.fill_product_fields):
+        print(f"gave {filled} products on_order 0 (purchasing)", file=out)
 
 
 def _ensure_default_location(store, out):

@@ -47,6 +47,12 @@ PERMISSIONS = {
     "customers.write": {"admin", "manager", "clerk"},
     "customers.erase": {"admin", "manager"},
     "storefront_keys.manage": {"admin"},
+    # section 10: vendors, supply links, contacts, purchase orders, suggestions
+    "purchasing.read": ALL_STAFF,
+    "purchasing.write": {"admin", "manager"},
+    "vendors.contact": {"admin", "manager", "clerk"},
+    # section 16: product images (an editor on the products it may edit: services.images)
+    "images.write": {"admin", "manager", "editor"},
 }
 
 

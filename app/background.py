@@ -95,6 +95,9 @@ class Background:
         if not kinds:
             return []
         lease = max(k.lease_seconds for k in JOBS.values())
+        with self.store.reader() as uow:  # most rounds find nothing due: no write lock for those
+            if not uow.jobs.any_due(kinds):
+                return []
         with self.store.unit_of_work() as uow:
             claimed = uow.jobs.claim(self.name, kinds, lease, limit)
             if claimed:
@@ -305,3 +308,15 @@ def act_on_password_reset_request(app, payload):
         shop_name = settings.effective(uow, app.config["SETTINGS_DEFAULTS"])["shop_name"]
         password_reset.act_on_request(uow, payload, shop_name, app.config["RESET_TOKEN_TTL"])
         uow.commit()
+
+
+@task(3600.0, "image sweep")
+def sweep_image_orphans(app):
+    """Section 16: image bytes no record names, older than an hour (a crash between writing the
+    bytes and committing the record leaves them), go; at start-up, then hourly."""
+    from .services import images
+    from .storage.images import image_bytes
+    store = app.extensions["backroom.store"]
+    gone = images.sweep_orphans(store, image_bytes(store))
+    if gone:
+        log.info("removed the bytes of %d images no record names", gone)

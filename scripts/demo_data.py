@@ -1,9 +1,18 @@
-"""Demo data for a new shop: books and other products, a back room, orders, deliveries, and one user per role."""
+"""Demo data for a new shop: books and other products, a back room, orders, deliveries, vendors and
+purchase orders, and one user per role."""
+import colorsys
+import hashlib
+import io
 import secrets
 import sys
+import textwrap
 
-from app.services import catalog, categories, deliveries, locations, orders, users
+from PIL import Image, ImageDraw
+
+from app.services import catalog, categories, deliveries, images, locations, orders, purchasing, users
+from app.services.barcodes import font
 from app.services.codes import ean_check_digit
+from app.storage.images import image_bytes
 
 ROLE_USERS = ("admin", "manager", "clerk", "editor", "viewer")
 # section 14: the demo products sit in a tree two levels deep (top level -> its children)
@@ -36,6 +45,35 @@ GENERAL = [
 ]
 
 
+COVER_SIZE = (600, 900)
+
+
+def cover_picture(title, author):
+    """A book cover drawn here (no file is downloaded): a colour of its own from the title, a
+    frame, the title and the author; PNG bytes."""
+    hue = int(hashlib.sha256(title.encode()).hexdigest()[:4], 16) / 0xFFFF
+    background = tuple(round(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.55, 0.55))
+    picture = Image.new("RGB", COVER_SIZE, background)
+    draw = ImageDraw.Draw(picture)
+    width, height = COVER_SIZE
+    draw.rectangle((24, 24, width - 25, height - 25), outline=(245, 240, 225), width=6)
+    y = 150
+    for line in textwrap.wrap(title, 16):
+        draw.text((width // 2, y), line, font=font("title", 56), fill=(250, 248, 240), anchor="ma")
+        y += 70
+    draw.line((width // 2 - 80, y + 30, width // 2 + 80, y + 30), fill=(245, 240, 225), width=4)
+    draw.text((width // 2, height - 150), author, font=font("title", 36), fill=(245, 240, 225), anchor="ma")
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def add_cover(uow, blobs, product, max_pixels):
+    """Section 16: the demo book's one generated cover, alt text naming it."""
+    upload = images.decode_upload(cover_picture(product["title"], product["author"]), max_pixels)
+    return images.add_image(uow, blobs, product["id"], upload, f"Cover of {product['title']}")
+
+
 def seed(store, config, out=sys.stderr):
     """Seed only an empty catalog, in one unit of work; existing usernames are left alone."""
     created = []
@@ -63,6 +101,9 @@ def seed(store, config, out=sys.stderr):
                 "sku": sku, "title": title, "kind": "book", "author": author, "isbn": _isbn(body),
                 "price": price, "cost": cost, "stock": qty, "category_id": shelves[category],
                 "low_stock_threshold": 3}, staff_id))
+        blobs = image_bytes(store)
+        for book in products:
+            add_cover(uow, blobs, book, config.get("MAX_IMAGE_PIXELS", 40_000_000))
         for sku, title, barcode, price, cost, qty, category in GENERAL:
             products.append(catalog.create_product(uow, {
                 "sku": sku, "title": title, "kind": "general", "barcode": barcode, "price": price,
@@ -104,11 +145,50 @@ def seed(store, config, out=sys.stderr):
                                                staff_id, config["DELIVERY_DAYS"], config["TIMEZONE"])
         deliveries.advance_delivery(uow, delivered["id"], "in_transit", None, staff_id)
         deliveries.advance_delivery(uow, delivered["id"], "delivered", "left with a neighbour", staff_id)
+        _seed_purchasing(uow, products, back, staff_id, currency, config["TIMEZONE"])
         uow.commit()
-    print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products, a back room filled by one "
-          f"transfer, 4 orders (#{second['number']} is pending), 2 deliveries", file=out)
+    print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products (each book with a cover), a back room filled by one "
+          f"transfer, 4 orders (#{second['number']} is pending), 2 deliveries, 2 vendors with "
+          "2 purchase orders (one ordered, one partially received)", file=out)
     if created:
         print("demo users (passwords are shown only this once):", file=out)
         for role, password in created:
             print(f"    {role:8} {password}", file=out)
     return created
+
+
+def _seed_purchasing(uow, products, back, staff_id, currency, tz):
+    """Section 10: two vendors and what they sell us, a contact, one ordered purchase order and
+    one partially received into the back room."""
+    penguin = purchasing.create_vendor(uow, {
+        "name": "Penguin Trade", "contact_name": "Ann Lee", "email": "orders@penguin.example",
+        "phone": "+44 20 7010 3000", "specialty": "classics"})
+    makers = purchasing.create_vendor(uow, {
+        "name": "Stationery Makers", "contact_name": "Raj Patel", "email": "sales@makers.example",
+        "specialty": "gifts and stationery"})
+    by_sku = {p["sku"]: p for p in products}
+    for sku, vendor_sku, cost, lead, minimum, pack in (
+            ("BK-AUSTEN-PP", "PEN-0141", "4.10", 7, 1, 1), ("BK-ORWELL-1984", "PEN-1187", "4.80", 7, 1, 1),
+            ("BK-SHELLEY-FR", "PEN-0394", "3.60", 7, 5, 1), ("BK-HERBERT-DUNE", "PEN-0134", "5.50", 10, 1, 1)):
+        purchasing.create_link(uow, penguin["id"], {
+            "product_id": by_sku[sku]["id"], "vendor_sku": vendor_sku, "cost": cost, "lead_time_days": lead,
+            "min_order_quantity": minimum, "pack_size": pack})
+    for sku, vendor_sku, cost in (("GEN-MUG-READ", "SM-MUG-01", "4.75"), ("GEN-NOTEBOOK-A5", "SM-NB-A5", "2.80")):
+        purchasing.create_link(uow, makers["id"], {
+            "product_id": by_sku[sku]["id"], "vendor_sku": vendor_sku, "cost": cost, "lead_time_days": 3,
+            "min_order_quantity": 6, "pack_size": 6})
+    purchasing.record_contact(uow, penguin["id"], {
+        "contact_type": "email", "message": "Asked for the spring list", "product_id": None}, staff_id)
+    ordered = purchasing.create_purchase_order(uow, {
+        "vendor_id": penguin["id"], "notes": "classics restock",
+        "lines": [{"product_id": by_sku["BK-ORWELL-1984"]["id"], "quantity": 10},
+                  {"product_id": by_sku["BK-AUSTEN-PP"]["id"], "quantity": 6}]}, staff_id, currency)
+    purchasing.order_purchase_order(uow, ordered["id"], "sent by email", staff_id, tz)
+    partial = purchasing.create_purchase_order(uow, {
+        "vendor_id": makers["id"], "notes": "mugs and notebooks",
+        "lines": [{"product_id": by_sku["GEN-MUG-READ"]["id"], "quantity": 12},
+                  {"product_id": by_sku["GEN-NOTEBOOK-A5"]["id"], "quantity": 12}]}, staff_id, currency)
+    purchasing.order_purchase_order(uow, partial["id"], None, staff_id, tz)
+    purchasing.receive_purchase_order(uow, partial["id"], {
+        "lines": [{"product_id": by_sku["GEN-MUG-READ"]["id"], "quantity": 12}],
+        "location_id": back["id"], "note": "carton 1 of 2"}, staff_id)

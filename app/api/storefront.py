@@ -12,6 +12,7 @@ from ..services import categories, idempotency, rate_limits, settings, storefron
 from ..services.errors import DomainError, ValidationFailed
 from .inventory import CATEGORY_SORT, PRODUCT_SEARCH, _in_category
 from .preconditions import if_match
+from .product_views import product_images
 from .query_params import boolean, choice, list_query, text
 from .request_body import load, raw_body
 from .response_cache import cached_response, remember_response
@@ -132,7 +133,7 @@ def list_products():
                        sort_fields=PRODUCT_SORT, q_fields=PRODUCT_SEARCH, default_sort=(("title", False),))
     query.filters["status"] = "active"
     with reader() as uow:
-        key = ("storefront.products", request.host_url, request.query_string)
+        key = ("storefront.products", request.host_url, request.query_string, g.storefront_key["key"])
         state = uow.state()
         cached = cached_response(key, state)
         if cached is not None:
@@ -140,15 +141,21 @@ def list_products():
         currency = settings.effective(uow, current_app.config["SETTINGS_DEFAULTS"])["currency"]
         _in_category(uow, query)
         items, total = uow.products.list(query)
-    return remember_response(key, state, page_response(
-        [storefront.product_view(p, currency) for p in items], total, query))
+    return remember_response(key, state, page_response([_product(p, currency) for p in items], total, query))
 
 
 @bp.get("/storefront/products/<product_id>")
 @keyed
 def get_product(product_id):
     """One active product."""
-    return json_response(read(lambda uow: storefront.get_product(uow, product_id, _currency_of(uow))))
+    product = read(lambda uow: storefront.get_product(uow, product_id))
+    return json_response(_product(product, read(_currency_of)))
+
+
+def _product(product, currency):
+    """A product as the public sees it, with its images (section 16: urls carrying the key)."""
+    return {**storefront.product_view(product, currency),
+            "images": product_images(product, g.storefront_key["key"])}
 
 
 def _currency_of(uow):

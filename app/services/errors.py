@@ -218,3 +218,42 @@ class StorefrontKeyRequired(Unauthorized):
 class InvalidStorefrontKey(Unauthorized):
     code = "invalid_storefront_key"
     title = "Invalid storefront key"
+# ---- section 10: vendors and purchasing
+
+
+class VendorArchived(Conflict):
+    code = "vendor_archived"
+    title = "Vendor archived"
+
+
+class SupplyExists(Conflict):
+    code = "supply_exists"
+    title = "The vendor already supplies this product"
+
+
+class OverReceipt(Conflict):
+    """A receipt line is over what its purchase order line still awaits; `overages` lists them."""
+
+    code = "over_receipt"
+    title = "More received than outstanding"
+
+
+# ---- section 16: product images
+
+class UnsupportedImage(DomainError):
+    """Not a JPEG, PNG or WebP that Pillow opens (415)."""
+
+    code = "unsupported_image"
+    title = "Unsupported image"
+
+
+class TooManyImages(Conflict):
+    code = "too_many_images"
+    title = "Too many images"
+
+
+class DuplicateImage(Conflict):
+    """The product already has an image of these bytes; `image_id` names it."""
+
+    code = "duplicate_image"
+    title = "Duplicate image"

@@ -123,11 +123,12 @@ def product_view(product, currency):
     return out
 
 
-def get_product(uow, product_id, currency):
+def get_product(uow, product_id):
+    """An active product (else NotFound), as stored: the route shows it with product_view."""
     product = uow.products.get(product_id)
     if product is None or product.get("status") != "active":
         raise NotFound("No product with this id.")
-    return product_view(product, currency)
+    return product
 
 
 def order_view(uow, order):

@@ -435,6 +435,10 @@ class JsonFileStore:
     @contextmanager
     def transaction(self):
         try:
+            # Catch up on what others committed before taking the lock, so that under it only the
+            # lines written meanwhile are replayed (a process that was idle, such as the background
+            # one, would otherwise keep every writer waiting while it replays seconds of commits).
+            self.refresh()
             with self._locked():
                 self.refresh(locked=True)
                 ids_after(self.tables.newest_id)
@@ -774,6 +778,10 @@ class JsonFileStore:
                 names = [f"{c}.json" for c in COLLECTIONS] + [JOURNAL, "secret.key"]
                 names += [os.path.join("logs", log_name, f"{n:06d}.jsonl") for log_name in LOGS
                           for n in self.log_files.segments(log_name)]
+                # section 16: images' bytes never change under their name, so a plain copy is consistent
+                from .images import IMAGE_FOLDER, FileImageBytes
+                names += [os.path.join(IMAGE_FOLDER, name) for name, _ in
+                          FileImageBytes(os.path.join(self.dir, IMAGE_FOLDER)).names() if not name.endswith(".tmp")]
                 copied = []
                 for name in names:
                     os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)

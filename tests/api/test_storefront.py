@@ -139,7 +139,7 @@ def test_the_public_sees_active_products_without_cost_or_stock(client, auth):
     assert [p["title"] for p in page["items"]] == ["Adam Bede", "Middlemarch"]
     shown = page["items"][1]
     assert list(shown) == ["id", "sku", "title", "kind", "author", "isbn", "barcode", "description", "category",
-                           "category_id", "price", "currency", "available"]
+                           "category_id", "price", "currency", "available", "images"]
     assert (shown["price"], shown["currency"], shown["available"]) == ("12.50", "EUR", True)
     available = client.get("/api/storefront/products?available=true", headers=_with(key)).get_json()
     assert [p["id"] for p in available["items"]] == [in_stock["id"]]

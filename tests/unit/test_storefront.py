@@ -74,7 +74,7 @@ def test_the_public_order_shows_no_staff_fields(memory_store):
     assert set(shown) == {"number", "status", "payment_status", "lines", "subtotal", "total", "currency",
                           "shipping_address", "hold_expires_at", "created_at", "delivery"}
     assert set(shown["lines"][0]) == {"title", "quantity", "unit_price", "line_total"}
-    product = read(memory_store, lambda uow: storefront.get_product(uow, book["id"], "EUR"))
+    product = storefront.product_view(read(memory_store, lambda uow: storefront.get_product(uow, book["id"])), "EUR")
     assert "cost" not in product and "stock" not in product and product["available"] is True
 
 
