@@ -323,3 +323,17 @@ def test_the_shop_page_is_served_unless_switched_off(make_app):
     off = make_app(STOREFRONT_PAGE=False).test_client()
     assert_problem(off.get("/shop/"), 404)
     assert_problem(off.get("/shop/key.json"), 404)
+
+
+def test_a_public_product_shows_its_images_with_the_key_in_their_urls(make_app, auth):
+    from tests.factories import add_image
+    client = make_app(PUBLIC_CATALOG=False).test_client()
+    key = _key(client, auth)
+    book = create_product(client, auth["manager"], title="Pictured", stock=1)
+    add_image(client, auth["manager"], book)
+    shown = client.get(f"/api/storefront/products/{book['id']}", headers=_with(key)).get_json()
+    assert len(shown["images"]) == 1
+    urls = [u for u in shown["images"][0]["urls"].values()]
+    assert urls and all(f"key={key['key']}" in u for u in urls)
+    thumb = shown["images"][0]["urls"]["thumb"].split("://", 1)[1].split("/", 1)[1]
+    assert client.get("/" + thumb).status_code == 200  # an <img> tag opens it, whatever the catalog says
