@@ -10,6 +10,7 @@ from schemas.storefront import StorefrontKeySchema, StorefrontOrderSchema, load_
 from ..auth import requires
 from ..services import categories, idempotency, rate_limits, settings, storefront
 from ..services.errors import DomainError, ValidationFailed
+from ..storage.base import StoreError
 from .inventory import CATEGORY_SORT, PRODUCT_SEARCH, _in_category
 from .preconditions import if_match
 from .product_views import product_images
@@ -88,8 +89,15 @@ def cors(resp):
 @bp.before_app_request
 def expire_due_holds():
     """Section 11's held stock: before any answer, the storefront orders whose hold has run out
-    are cancelled (by whichever worker comes first), so no answer shows them pending."""
-    run_due_holds(current_app)
+    are cancelled (by whichever worker comes first), so no answer shows them pending. Only API
+    answers show orders and stock; a store that cannot be reached now is left to the request
+    itself (and to the background process), so /healthz still answers."""
+    if not request.path.startswith("/api/"):
+        return
+    try:
+        run_due_holds(current_app)
+    except (StoreError, DomainError):
+        current_app.logger.warning("could not expire the storefront's held stock now", exc_info=True)
 
 
 def run_due_holds(app, force=False):
