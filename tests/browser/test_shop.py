@@ -137,3 +137,51 @@ def test_the_shop_fits_a_phone_and_a_desktop(live_server, watch, client, auth):
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "[data-bind=product-title]").text)
     assert _no_sideways_scrolling(browser)
     browser.save_screenshot("/tmp/shop-phone-product.png")
+
+
+def _jpeg(size, colour):
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_the_shop_shows_each_products_picture_with_its_alt_text(live_server, watch, client, auth):
+    import io
+    manager = auth["manager"]
+    pictured = create_product(client, manager, title="Middlemarch", kind="book", stock=3)
+    untitled = create_product(client, manager, title="Adam Bede", kind="book", stock=3)
+    create_product(client, manager, title="Silas Marner", kind="book", stock=3)  # no picture
+    for product, size, alt in ((pictured, (800, 1200), "Cover of Middlemarch"), (untitled, (300, 100), "")):
+        resp = client.post(f"/api/products/{product['id']}/images", headers=manager,
+                           content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(_jpeg(size, (20, 60, 120))), "cover.jpg"), "alt": alt})
+        assert resp.status_code == 201, resp.get_json()
+
+    browser = watch.open(f"{live_server}/shop/")
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-bind=results] li")) == 3)
+
+    def shown(img):  # loaded by the browser from our own /api/images/... (not a broken picture)
+        return browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+
+    cards = {c.find_element(By.CSS_SELECTOR, ".title").get_attribute("textContent"): c
+             for c in browser.find_elements(By.CSS_SELECTOR, "[data-bind=results] li")}
+    thumb = cards["Middlemarch"].find_element(By.CSS_SELECTOR, "img")
+    browser.execute_script("arguments[0].scrollIntoView()", thumb)  # lazy: loaded once in view
+    wait.until(lambda d: shown(thumb))
+    assert thumb.get_attribute("alt") == "Cover of Middlemarch" and thumb.get_attribute("loading") == "lazy"
+    assert (thumb.get_attribute("width"), thumb.get_attribute("height")) == ("133", "200")
+    assert "/thumb" in thumb.get_attribute("src") and shown(thumb) == 133
+    other = cards["Adam Bede"].find_element(By.CSS_SELECTOR, "img")
+    assert other.get_attribute("alt") == "Adam Bede"  # no alt text: the title says what it shows
+    assert (other.get_attribute("width"), other.get_attribute("height")) == ("200", "67")
+    assert cards["Silas Marner"].find_elements(By.CSS_SELECTOR, "img") == []
+
+    browser.execute_script("arguments[0].click()", cards["Middlemarch"].find_element(By.CSS_SELECTOR, ".title"))
+    large = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-bind=product-picture] img"))[0]
+    wait.until(lambda d: shown(large))
+    assert "/large" in large.get_attribute("src") and large.get_attribute("alt") == "Cover of Middlemarch"
+    assert (large.get_attribute("width"), large.get_attribute("height")) == ("800", "1200")  # never upscaled
+    assert shown(large) == 800

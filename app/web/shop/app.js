@@ -77,8 +77,27 @@ async function showCatalog(params) {
   }
 }
 
+// An image's variant as an <img>: its alt text (the product's title when it has none), and
+// width and height scaled from the picture's own size the way the server fits each variant
+// (the longest side at most `side` pixels, never larger than the picture), so nothing jumps.
+function picture(product, variant, side, lazy) {
+  const image = (product.images || [])[0];
+  if (!image) return null;
+  const scale = Math.min(1, side / Math.max(image.width, image.height));
+  const img = document.createElement("img");
+  img.src = image.urls[variant];
+  img.alt = image.alt || product.title;
+  img.width = Math.max(1, Math.round(image.width * scale));
+  img.height = Math.max(1, Math.round(image.height * scale));
+  img.className = `picture ${variant}`;
+  if (lazy) img.loading = "lazy";
+  return img;
+}
+
 function productCard(product) {
   const item = el("li", null, "card");
+  const thumb = picture(product, "thumb", 200, true);
+  if (thumb) item.append(thumb);
   const title = el("a", product.title, "title");
   title.href = `#/product/${encodeURIComponent(product.id)}`;
   item.append(el("h2")); item.firstChild.append(title);
@@ -108,12 +127,15 @@ async function showProduct(id) {
     bound(name).textContent = "";
   }
   bound("product-facts").replaceChildren();
+  bound("product-picture").replaceChildren();
   button.disabled = true;
   try {
     const product = await api.get(`/api/storefront/products/${encodeURIComponent(id)}`);
     state.product = product;
     document.title = `${product.title} · Shop`;
     bound("product-title").textContent = product.title;
+    const large = picture(product, "large", 1200, false);
+    if (large) bound("product-picture").append(large);
     bound("product-author").textContent = product.author || "";
     bound("product-price").textContent = money(product.price, product.currency);
     bound("product-available").textContent = product.available ? "In stock" : "Sold out";
