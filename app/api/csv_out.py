@@ -20,12 +20,16 @@ PRODUCT_PLAIN = frozenset(("price", "cost", "stock", "low_stock_threshold", "cre
 ORDER_COLUMNS = ("id", "number", "status", "payment_status", "customer_name", "customer_email",
                  "customer_phone", "customer_id", "lines", "items_sold", "subtotal", "total",
                  "currency", "payment_method", "payment_amount", "payment_reference", "paid_at",
-                 "notes", "cancel_reason", "created_by", "created_at", "updated_at", "version")
+                 "notes", "cancel_reason", "created_by", "created_at", "updated_at", "version",
+                 # what sections 9 and 11 add, in their order
+                 "location_id", "channel", "shipping_address_name", "shipping_address_line1",
+                 "shipping_address_line2", "shipping_address_city", "shipping_address_postal_code",
+                 "shipping_address_country", "hold_expires_at")
 ORDER_PLAIN = frozenset(("number", "items_sold", "subtotal", "total", "payment_amount", "paid_at",
-                         "created_at", "updated_at", "version"))
+                         "created_at", "updated_at", "version", "hold_expires_at"))
 MOVEMENT_COLUMNS = ("id", "product_id", "delta", "stock_after", "reason", "ref", "note", "user_id",
-                    "created_at")
-MOVEMENT_PLAIN = frozenset(("delta", "stock_after", "created_at"))
+                    "created_at", "location_id", "location_stock_after")
+MOVEMENT_PLAIN = frozenset(("delta", "stock_after", "created_at", "location_stock_after"))
 DELIVERY_COLUMNS = ("id", "order_id", "status", "carrier", "tracking_number", "estimated_date",
                     "address_name", "address_line1", "address_line2", "address_city",
                     "address_postal_code", "address_country", "created_at", "updated_at", "version")
@@ -103,7 +107,8 @@ def _order_row(order):
             "lines": "; ".join(f"{line['quantity']} x {line['sku']}" for line in lines),
             "items_sold": sum(line["quantity"] for line in lines),
             "payment_method": payment.get("method"), "payment_amount": payment.get("amount"),
-            "payment_reference": payment.get("reference"), "paid_at": payment.get("paid_at")}
+            "payment_reference": payment.get("reference"), "paid_at": payment.get("paid_at"),
+            **{f"shipping_address_{k}": v for k, v in (order.get("shipping_address") or {}).items()}}
 
 
 def _delivery_row(delivery):

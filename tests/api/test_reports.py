@@ -195,6 +195,10 @@ def test_every_list_answers_csv_with_its_columns_every_row_and_a_dated_filename(
     paid = next(r for r in rows if r["id"] == shop["paid"]["id"])
     assert (paid["lines"], paid["items_sold"], paid["total"], paid["payment_method"]) == (
         "2 x BK-1; 1 x TOTE", "3", "30.00", "cash")
+    assert header[-9:] == ["location_id", "channel", "shipping_address_name", "shipping_address_line1",
+                           "shipping_address_line2", "shipping_address_city",
+                           "shipping_address_postal_code", "shipping_address_country", "hold_expires_at"]
+    assert paid["channel"] == "staff" and paid["location_id"] and paid["shipping_address_city"] == ""
     header, rows = parse_csv(client.get("/api/deliveries?format=csv", headers=auth["viewer"]))
     assert header[6:12] == ["address_name", "address_line1", "address_line2", "address_city",
                             "address_postal_code", "address_country"]
@@ -207,7 +211,8 @@ def test_csv_cells_are_rfc_4180_guarded_against_formulas_and_null_empty(client, 
     assert raw.endswith("\r\n") and "\r\n" in raw.split("\n", 1)[0] + "\n"
     header, rows = parse_csv(resp)
     assert header == ["id", "product_id", "delta", "stock_after", "reason", "ref", "note", "user_id",
-                      "created_at"]
+                      "created_at", "location_id", "location_stock_after"]
+    assert all(r["location_id"] for r in rows)  # every movement is in a room of the shop
     assert "-2" in {r["delta"] for r in rows}  # numbers are never guarded
     header, rows = parse_csv(client.get("/api/products?format=csv", headers=auth["viewer"]))
     by_sku = {r["sku"]: r for r in rows}
