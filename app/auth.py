@@ -42,6 +42,8 @@ PERMISSIONS = {
     "locations.read": ALL_STAFF,
     "locations.write": {"admin", "manager"},
     "transfers.write": {"admin", "manager", "clerk"},
+    # section 12: the audit log
+    "audit.read": {"admin"},
 }
 
 

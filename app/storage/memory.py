@@ -248,6 +248,7 @@ class MemoryStore:
     """The store without files: one process, a thread lock. Used by unit tests."""
 
     name = "memory"
+    on_commit = None  # called with each writing unit of work just before it commits (the audit log)
 
     def __init__(self):
         self.tables = Tables()
