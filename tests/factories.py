@@ -87,4 +87,9 @@ def one_of_every_kind(client, auth, users):
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
             "conversations": conversation["conversation_id"], "dashboard": "app.js",
-            "locations": back["id"], "transfers": transfer["id"], "stock-counts": count["id"]}
+            "locations": back["id"], "transfers": transfer["id"], "stock-counts": count["id"],
+            "audit-log": _newest_audit_entry(client, auth)}
+
+
+def _newest_audit_entry(client, auth):
+    return client.get("/api/audit-log?limit=1", headers=auth["admin"]).get_json()["items"][0]["id"]
