@@ -53,7 +53,8 @@ def write_audit_log(data_dir, entries, seed=13, segment_bytes=SEGMENT_BYTES):
     step = max(1, 365 * 86400 * 1000 // max(entries, 1))
     actors = [{"user_id": bench_shop.ulid(start_ms, rng.getrandbits(80)), "username": name, "role": role}
               for name, role in (("manager", "manager"), ("maria", "clerk"), ("admin", "admin"))]
-    segment, size, handle = 1, 0, open(os.path.join(folder, f"{segment:06d}.jsonl"), "wb")
+    segment, size = 1, 0
+    handle = open(os.path.join(folder, f"{segment:06d}.jsonl"), "wb")
     try:
         for n in range(entries):
             millis = start_ms + n * step
