@@ -315,6 +315,9 @@ def request_entries(request, changed, notes):
                                                       request.get("view_args"), request.get("status"),
                                                       changed)
     changes = changes_between(change[2], change[3]) if change else None
+    if changes and action.endswith(".erase"):  # the right to be forgotten: the log never repeats them
+        changes = {field: [REDACTED if old is not None and new in (None, [], "") else old, new]
+                   for field, (old, new) in changes.items()}
     return [entry(action, kind, rid, changes, details, request.get("actor"), facts)]
 
 

@@ -159,3 +159,14 @@ def test_a_password_reset_acted_upon_is_audited_with_the_request_that_asked():
     assert entries[0]["action"] == "auth.password_reset_request"
     assert (entries[0]["resource_id"], entries[0]["ip"], entries[0]["request_id"]) == ("u1", "198.51.100.4", "req-9")
     assert "token" not in str(entries[0])
+
+
+def test_an_erased_customer_is_not_repeated_by_the_entry_of_the_erasure():
+    before = {"id": "c1", "name": "Ada Lovelace", "email": "ada@example.com", "phone": None, "erased": False}
+    after = {"id": "c1", "name": None, "email": None, "phone": None, "erased": True}
+    request = {**REQUEST, "method": "DELETE", "rule": "/api/customers/<customer_id>",
+               "view_args": {"customer_id": "c1"}, "status": 200}
+    [entry] = audit.request_entries(request, [("customers", "c1", before, after)], [])
+    assert entry["action"] == "customer.erase"
+    assert entry["changes"] == {"name": ["[redacted]", None], "email": ["[redacted]", None],
+                                "erased": [False, True]}
