@@ -313,10 +313,8 @@ class LogRepository:
     def get(self, entry_id):
         if not isinstance(entry_id, str):
             return None
-        for r in self.tx.log_newest_first(self.collection):
-            if r["id"] == entry_id:
-                return clone(r)
-        return None
+        found = self.tx.log_find(self.collection, entry_id)
+        return clone(found) if found is not None else None
 
     def _entries(self, query):
         ascending = bool(query.sort) and not query.sort[0][1]

@@ -89,3 +89,17 @@ def test_what_a_unit_of_work_wrote_is_seen_as_it_was_and_as_it_is(shop):  # noqa
     assert by_id[gone["id"]][2] is None and by_id[gone["id"]][1]["id"] == gone["id"]
     assert by_id[fresh["id"]][1] is None and by_id[fresh["id"]][2]["sku"] == fresh["sku"]
     assert all(before is not UNKNOWN for _, before, _ in by_id.values())
+
+
+@pytest.mark.backends("json")
+def test_an_entry_is_found_by_id_in_any_segment_of_a_long_log(shop):  # noqa: F811
+    shop.segment_bytes = 2048  # a new segment every few entries
+    made = [_entry(at=f"2026-11-21T10:{n // 60:02d}:{n % 60:02d}.000Z") for n in range(60)]
+    for start in range(0, 60, 6):
+        commit(shop, lambda uow, part=made[start:start + 6]: [uow.audit.append(r) for r in part])
+    assert len(shop.log_files.segments("audit")) > 5
+    for record in (made[0], made[1], made[29], made[30], made[58], made[59]):
+        assert read(shop, lambda uow, r=record: uow.audit.get(r["id"])) == record
+    assert read(shop, lambda uow: uow.audit.get(made[0]["id"][:10] + "z" * 16)) is None
+    page, total = read(shop, lambda uow: uow.audit.list(Query(limit=3, offset=56)))
+    assert page == [made[3], made[2], made[1]] and total == 60
