@@ -221,3 +221,23 @@ def test_the_log_as_csv_has_the_sections_columns(client, auth, users):
 def test_only_admins_read_the_log(client, auth, role):
     assert_problem(client.get("/api/audit-log", headers=auth[role]), 403, "forbidden")
     assert_problem(client.get("/api/audit-log"), 401)
+
+
+def test_transfers_counts_and_the_assistant_are_named_by_what_they_are(client, auth):
+    product = create_product(client, auth["manager"], stock=6)
+    main = client.get("/api/locations?is_default=true", headers=auth["admin"]).get_json()["items"][0]
+    back = client.post("/api/locations", json={"name": "Back room", "code": "back"}, headers=auth["admin"]).get_json()
+    transfer = client.post("/api/transfers", headers=auth["clerk"], json={
+        "from_location_id": main["id"], "to_location_id": back["id"],
+        "lines": [{"product_id": product["id"], "quantity": 2}]}).get_json()
+    client.post(f"/api/transfers/{transfer['id']}/complete", headers=auth["clerk"])
+    done = newest(client, auth, resource_id=transfer["id"])
+    assert done["action"] == "transfer.complete" and done["changes"]["status"] == ["pending", "completed"]
+    count = client.post(f"/api/locations/{back['id']}/counts", headers=auth["manager"],
+                        json={"lines": [{"product_id": product["id"], "counted": 1}]}).get_json()
+    counted = newest(client, auth, resource_id=count["id"])
+    assert counted["action"] == "stock_count.create" and counted["changes"]["location_id"] == [None, back["id"]]
+    asked = client.post("/api/assistant/messages", json={"message": "any books?"}, headers=auth["viewer"])
+    assert asked.status_code == 200
+    talk = newest(client, auth, resource_id=asked.get_json()["conversation_id"])
+    assert talk["action"] == "conversation.create" and talk["changes"] is None
