@@ -127,8 +127,12 @@ def _on_commit(uow):
         notes = pending + notes
     if not notes and request.method not in audit.WRITES:
         return
-    entries = audit.request_entries(request_facts(), uow.changed_records(), notes)
     uow.audit_notes = []
+    try:
+        entries = audit.request_entries(request_facts(), uow.changed_records(), notes)
+    except Exception:  # noqa: BLE001 - a record the rules cannot read must not undo the change itself
+        log.exception("could not derive the audit entry of %s %s", request.method, request.path)
+        return
     if entries:
         log_of = uow.audit
         for found in entries:
