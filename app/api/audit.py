@@ -90,15 +90,16 @@ def request_facts(status=None):
 def success_status(method, rule):
     """The one success status openapi.yaml gives this operation (each has one), else 201 for a
     POST on a collection and 200 otherwise."""
-    statuses = current_app.extensions.get("backroom.audit.statuses")
-    if statuses is None:
-        statuses = current_app.extensions["backroom.audit.statuses"] = _spec_statuses()
-    if rule is None:
-        return 200
-    found = statuses.get((method, re.sub(r"<[^>]+>", "{}", rule)))
-    if found is not None:
-        return found
-    return 201 if method == "POST" and not rule.endswith(">") and rule.count("<") == 0 else 200
+    known = current_app.extensions.get("backroom.audit.statuses")
+    if known is None:
+        known = current_app.extensions["backroom.audit.statuses"] = {"spec": _spec_statuses()}
+    found = known.get((method, rule))
+    if found is None:
+        found = known["spec"].get((method, re.sub(r"<[^>]+>", "{}", rule or "")))
+        if found is None:
+            found = 201 if method == "POST" and rule and "<" not in rule else 200
+        known[(method, rule)] = found
+    return found
 
 
 def _spec_statuses():

@@ -21,7 +21,7 @@ A service or route says otherwise with describe() (product.adjust_stock, invite.
 auth.*): then its notes are the entries. Collections that only keep the house in order
 (sessions, throttles, idempotency keys, queued jobs and mail) are no change of their own."""
 import json
-from datetime import datetime, timezone
+import time
 
 from ..storage.base import UNKNOWN, Query, new_id
 from .errors import NotFound
@@ -111,9 +111,16 @@ def actor_of(user=None, storefront_key_id=None):
     return None
 
 
+_second = [None, ""]  # (Unix second, its text): most entries share their second with the last
+
+
 def now_ms():
-    moment = datetime.now(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """Now, ISO 8601 UTC to the millisecond: "2026-11-21T10:15:00.123Z"."""
+    now = time.time()
+    second = int(now)
+    if _second[0] != second:
+        _second[:] = second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+    return f"{_second[1]}{int((now - second) * 1000):03d}Z"
 
 
 def entry(action, resource_type=None, resource_id=None, changes=None, details=None, actor=None,
@@ -168,21 +175,28 @@ def _verb(word):
     return word.replace("-", "_")
 
 
+_shapes = {}  # rule -> [(word, the name of the variable after it, or None)]
+
+
 def _segments(rule, view_args):
     """[(word, id or None)]: each path word after /api and the value of the variable after it."""
-    out = []
-    for part in rule.strip("/").split("/"):
-        if part.startswith("<") and part.endswith(">"):
-            value = (view_args or {}).get(part[1:-1].split(":")[-1])
-            if out and out[-1][1] is None:
-                out[-1] = (out[-1][0], value)
+    shape = _shapes.get(rule)
+    if shape is None:
+        shape = []
+        for part in rule.strip("/").split("/"):
+            if part.startswith("<") and part.endswith(">"):
+                name = part[1:-1].split(":")[-1]
+                if shape and shape[-1][1] is None:
+                    shape[-1] = (shape[-1][0], name)
+                else:
+                    shape.append((None, name))
             else:
-                out.append((None, value))
-        else:
-            out.append((part, None))
-    if out and out[0] == ("api", None):
-        out = out[1:]
-    return out
+                shape.append((part, None))
+        if shape and shape[0] == ("api", None):
+            shape = shape[1:]
+        _shapes[rule] = shape
+    args = view_args or {}
+    return [(word, None if name is None else args.get(name)) for word, name in shape]
 
 
 def _removal(before, after):

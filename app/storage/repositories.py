@@ -362,6 +362,12 @@ class AuditLog(LogRepository):
     collection = "audit"
     time_field = "at"
 
+    def append(self, record):
+        """An entry as made by services.audit.entry: new objects, and the values of records this
+        unit of work wrote (never changed in place once stored), so it is kept without a copy."""
+        self.tx.append(self.collection, record)
+        return record
+
 
 class ProductRepository(Repository):
     collection = "products"
