@@ -75,6 +75,8 @@ def _register_blueprints(app):
         barcodes = None
     if barcodes is not None:
         app.register_blueprint(barcodes.bp)
+    from .api import purchasing
+    app.register_blueprint(purchasing.bp)
     from .api import reports
     from .web import bp as web
     app.register_blueprint(reports.bp)
@@ -162,6 +164,7 @@ def bootstrap(app, out=None):
                     uow.commit()
                     print(f"created admin user {cfg['ADMIN_USERNAME']!r}", file=out)
     _link_categories(store, out)
+    _fill_purchasing_fields(store, out)
     if cfg["DEMO_DATA"]:
         with store.reader() as uow:
             empty = uow.products.count() == 0
@@ -170,24 +173,39 @@ def bootstrap(app, out=None):
             seed(store, cfg, out)
 
 
-def _link_categories(store, out):
-    """Section 14: products' category strings become categories, once (a restart finds none left).
-
-    One unit of work: the JSON store's holds the cross-process lock, and on PostgreSQL the claim
-    makes a second worker wait, then find nothing to do."""
-    from .services import categories
+def _products_step_once(store, wanted, claim, step):
+    """A start-up step over the products that some of them still need (`wanted` filters for
+    those), done once: a restart finds none left. One unit of work: the JSON store's holds the
+    cross-process lock, and on PostgreSQL the claim makes a second worker wait, then find nothing
+    to do. How many products the step changed."""
     from .storage.base import Query
-    unlinked = Query(filters={"unlinked_category": True}, limit=1)
     with store.reader() as uow:
-        if uow.products.list(unlinked)[1] == 0:
-            return
+        if uow.products.list(Query(filters=wanted, limit=1))[1] == 0:
+            return 0
     with store.unit_of_work() as uow:
         if hasattr(uow, "claim"):
-            uow.claim("products", "link categories")
-        linked = categories.link_product_categories(uow)
+            uow.claim("products", claim)
+        changed = step(uow)
         uow.commit()
-    if linked:
+    return changed
+
+
+def _link_categories(store, out):
+    """Section 14: products' category strings become categories."""
+    from .services import categories
+    if linked := _products_step_once(store, {"unlinked_category": True}, "link categories",
+                                     categories.link_product_categories):
         print(f"linked {linked} products to their categories", file=out)
+
+
+def _fill_purchasing_fields(store, out):
+    """Section 10: products stored before purchasing get on_order 0 and reorder_quantity null."""
+    from .services import purchasing
+    if filled := _products_step_once(store, {"on_order": None}, "purchasing fields",
+                                     purchasing.fill_product_fields):
+        print(f"gave {filled} products on_order 0 (purchasing)", file=out)
+
+
 def _ensure_default_location(store, out):
     """A store with no location (a new one, or one made before locations existed) gets the
     default location holding every product's stock, in one unit of work. Several workers may

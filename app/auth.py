@@ -42,6 +42,10 @@ PERMISSIONS = {
     "locations.read": ALL_STAFF,
     "locations.write": {"admin", "manager"},
     "transfers.write": {"admin", "manager", "clerk"},
+    # section 10: vendors, supply links, contacts, purchase orders, suggestions
+    "purchasing.read": ALL_STAFF,
+    "purchasing.write": {"admin", "manager"},
+    "vendors.contact": {"admin", "manager", "clerk"},
     # section 12: the audit log
     "audit.read": {"admin"},
 }

@@ -95,6 +95,9 @@ class Background:
         if not kinds:
             return []
         lease = max(k.lease_seconds for k in JOBS.values())
+        with self.store.reader() as uow:  # most rounds find nothing due: no write lock for those
+            if not uow.jobs.any_due(kinds):
+                return []
         with self.store.unit_of_work() as uow:
             claimed = uow.jobs.claim(self.name, kinds, lease, limit)
             if claimed:

@@ -25,6 +25,9 @@ class ProductInSchema(InputSchema):
     cost = Money(allow_none=True)
     stock = StrictInteger(validate=validate.Range(min=0, max=MAX_COUNT))
     low_stock_threshold = StrictInteger(validate=validate.Range(min=0, max=MAX_COUNT))
+    # section 10: on_order is read-only (400 when it differs), reorder_quantity null or at least 1
+    on_order = StrictInteger(validate=validate.Range(min=0, max=MAX_COUNT))
+    reorder_quantity = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=MAX_COUNT))
     status = fields.String(validate=validate.OneOf(STATUSES))
 
     @pre_load
@@ -95,13 +98,15 @@ class CategoryInSchema(InputSchema):
 
 def product_out(product, staff=True, with_cost=True):
     """The product as its reader sees it: the one place `cost` and `review` are kept from those
-    who may not see them (anonymous readers: neither; an editor: no `cost`)."""
+    who may not see them (anonymous readers: neither, nor section 10's `on_order` and
+    `reorder_quantity`; an editor: no `cost`)."""
     if staff and with_cost and "review" in product and "category_id" in product:
         return product
     out = {k: v for k, v in product.items() if k != "cost" or with_cost}
     if staff:
         out.setdefault("review", [])
     else:
-        out.pop("review", None)
+        for key in ("review", "on_order", "reorder_quantity"):
+            out.pop(key, None)
     out.setdefault("category_id", None)
     return out

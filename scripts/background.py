@@ -12,6 +12,7 @@ import sys
 import time
 
 PR_SET_PDEATHSIG = 1
+BACKGROUND_NICENESS = 10
 RESTART_PAUSE = 1.0
 log = logging.getLogger("backroom.background")
 
@@ -34,6 +35,9 @@ def _run_background(app):
     from app.background import serve_forever
     _default_signals()
     _die_with_parent()
+    # Background work (snapshot files, mail, ...) may wait; requests may not: on a busy machine
+    # the workers get the CPU first.
+    os.nice(BACKGROUND_NICENESS)
     serve_forever(app)
 
 

@@ -203,6 +203,7 @@ def _products(rng, ids, count, start, staff_id):
             "price": cents(price), "cost": cents(price * rng.randint(35, 60) // 100),
             "stock": rng.randint(400, 2000),  # what remains after the history; opening = this + net sales
             "low_stock_threshold": rng.choice((3, 5, 5, 5, 10)),
+            "on_order": 0, "reorder_quantity": None,  # section 10: nothing on order yet
             "status": "archived" if rng.random() < 0.02 else "active",
             "created_at": made, "updated_at": made, "version": 1,
         })

@@ -1,8 +1,9 @@
-"""Demo data for a new shop: books and other products, a back room, orders, deliveries, and one user per role."""
+"""Demo data for a new shop: books and other products, a back room, orders, deliveries, vendors and
+purchase orders, and one user per role."""
 import secrets
 import sys
 
-from app.services import catalog, categories, deliveries, locations, orders, users
+from app.services import catalog, categories, deliveries, locations, orders, purchasing, users
 from app.services.codes import ean_check_digit
 
 ROLE_USERS = ("admin", "manager", "clerk", "editor", "viewer")
@@ -104,11 +105,50 @@ def seed(store, config, out=sys.stderr):
                                                staff_id, config["DELIVERY_DAYS"], config["TIMEZONE"])
         deliveries.advance_delivery(uow, delivered["id"], "in_transit", None, staff_id)
         deliveries.advance_delivery(uow, delivered["id"], "delivered", "left with a neighbour", staff_id)
+        _seed_purchasing(uow, products, back, staff_id, currency, config["TIMEZONE"])
         uow.commit()
     print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products, a back room filled by one "
-          f"transfer, 4 orders (#{second['number']} is pending), 2 deliveries", file=out)
+          f"transfer, 4 orders (#{second['number']} is pending), 2 deliveries, 2 vendors with "
+          "2 purchase orders (one ordered, one partially received)", file=out)
     if created:
         print("demo users (passwords are shown only this once):", file=out)
         for role, password in created:
             print(f"    {role:8} {password}", file=out)
     return created
+
+
+def _seed_purchasing(uow, products, back, staff_id, currency, tz):
+    """Section 10: two vendors and what they sell us, a contact, one ordered purchase order and
+    one partially received into the back room."""
+    penguin = purchasing.create_vendor(uow, {
+        "name": "Penguin Trade", "contact_name": "Ann Lee", "email": "orders@penguin.example",
+        "phone": "+44 20 7010 3000", "specialty": "classics"})
+    makers = purchasing.create_vendor(uow, {
+        "name": "Stationery Makers", "contact_name": "Raj Patel", "email": "sales@makers.example",
+        "specialty": "gifts and stationery"})
+    by_sku = {p["sku"]: p for p in products}
+    for sku, vendor_sku, cost, lead, minimum, pack in (
+            ("BK-AUSTEN-PP", "PEN-0141", "4.10", 7, 1, 1), ("BK-ORWELL-1984", "PEN-1187", "4.80", 7, 1, 1),
+            ("BK-SHELLEY-FR", "PEN-0394", "3.60", 7, 5, 1), ("BK-HERBERT-DUNE", "PEN-0134", "5.50", 10, 1, 1)):
+        purchasing.create_link(uow, penguin["id"], {
+            "product_id": by_sku[sku]["id"], "vendor_sku": vendor_sku, "cost": cost, "lead_time_days": lead,
+            "min_order_quantity": minimum, "pack_size": pack})
+    for sku, vendor_sku, cost in (("GEN-MUG-READ", "SM-MUG-01", "4.75"), ("GEN-NOTEBOOK-A5", "SM-NB-A5", "2.80")):
+        purchasing.create_link(uow, makers["id"], {
+            "product_id": by_sku[sku]["id"], "vendor_sku": vendor_sku, "cost": cost, "lead_time_days": 3,
+            "min_order_quantity": 6, "pack_size": 6})
+    purchasing.record_contact(uow, penguin["id"], {
+        "contact_type": "email", "message": "Asked for the spring list", "product_id": None}, staff_id)
+    ordered = purchasing.create_purchase_order(uow, {
+        "vendor_id": penguin["id"], "notes": "classics restock",
+        "lines": [{"product_id": by_sku["BK-ORWELL-1984"]["id"], "quantity": 10},
+                  {"product_id": by_sku["BK-AUSTEN-PP"]["id"], "quantity": 6}]}, staff_id, currency)
+    purchasing.order_purchase_order(uow, ordered["id"], "sent by email", staff_id, tz)
+    partial = purchasing.create_purchase_order(uow, {
+        "vendor_id": makers["id"], "notes": "mugs and notebooks",
+        "lines": [{"product_id": by_sku["GEN-MUG-READ"]["id"], "quantity": 12},
+                  {"product_id": by_sku["GEN-NOTEBOOK-A5"]["id"], "quantity": 12}]}, staff_id, currency)
+    purchasing.order_purchase_order(uow, partial["id"], None, staff_id, tz)
+    purchasing.receive_purchase_order(uow, partial["id"], {
+        "lines": [{"product_id": by_sku["GEN-MUG-READ"]["id"], "quantity": 12}],
+        "location_id": back["id"], "note": "carton 1 of 2"}, staff_id)

@@ -83,11 +83,17 @@ def one_of_every_kind(client, auth, users):
     category = client.post("/api/categories", json={"name": "Every Kind"}, headers=auth["admin"]).get_json()
     conversation = client.post("/api/assistant/messages", json={"message": "any books?"},
                                headers=auth["admin"]).get_json()
+    vendor = client.post("/api/vendors", json={"name": "Every Kind Books"}, headers=auth["admin"]).get_json()
+    client.post(f"/api/vendors/{vendor['id']}/products", json={"product_id": product["id"], "cost": "4.00"},
+                headers=auth["admin"])
+    purchase_order = client.post("/api/purchase-orders", headers=auth["admin"], json={
+        "vendor_id": vendor["id"], "lines": [{"product_id": product["id"], "quantity": 2}]}).get_json()
     return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
             "conversations": conversation["conversation_id"], "dashboard": "app.js",
             "locations": back["id"], "transfers": transfer["id"], "stock-counts": count["id"],
+            "vendors": vendor["id"], "purchase-orders": purchase_order["id"],
             "audit-log": _newest_audit_entry(client, auth)}
 
 

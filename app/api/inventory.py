@@ -52,7 +52,8 @@ def _list_products(kind=None):
     if not staff:
         wanted = query.filters.get("status", "active")
         query.filters["status"] = "active" if wanted == "active" else "\x00hidden"
-    if (export := csv_list("books" if kind else "products", query, hide=() if staff else ("cost",))):
+    if (export := csv_list("books" if kind else "products", query,
+                              hide=() if staff else ("cost", "on_order", "reorder_quantity"))):
         return export
     with reader() as uow:
         # the catalog is read far more than it changes: serve the page as sent last time
@@ -240,8 +241,8 @@ def adjust_stock(product_id):
 @bp.get("/stock-movements")
 @requires("catalog.read_all")
 def list_movements():
-    """The stock ledger: filters product_id, location_id, reason, since, until; newest first."""
-    query = list_query(filters={"product_id": text, "location_id": text,
+    """The stock ledger: filters product_id, location_id, reason, ref, since, until; newest first."""
+    query = list_query(filters={"product_id": text, "location_id": text, "ref": text,
                                 "reason": choice(*MOVEMENT_REASONS)},
                        sort_fields=("created_at", "delta", "stock_after", "reason"),
                        q_fields=("note", "ref"), default_sort=(("id", True),), dated=True)

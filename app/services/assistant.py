@@ -141,20 +141,69 @@ def _longest(matches):
             if not any(len(other) > len(words) and contains(other, words) for other, _ in matches)]
 
 
+class Catalog:
+    """The active products a question is read against, with their titles and authors filed by
+    first word and their search words by word (so that a question looks up its own words
+    rather than reading every product); built once per version of the products."""
+
+    def __init__(self, products):
+        self.products = products
+        self.titles = {}  # first word -> [(title words, product id)]
+        self.authors = {}  # first word -> [(position, author words, author)]
+        self.searchable = {}  # stemmed word -> [(position, product)]
+        for position, product in enumerate(products):
+            known = words_of(product)
+            if known.title:
+                self.titles.setdefault(known.title[0], []).append((known.title, product["id"]))
+            if known.author:
+                self.authors.setdefault(known.author[0], []).append(
+                    (position, known.author, product["author"]))
+            for word in known.searchable:
+                self.searchable.setdefault(word, []).append((position, product))
+
+    def titles_within(self, words):
+        """(title words, id) of the titles made only of these words, in catalog order."""
+        present = set(words)
+        return [hit for word in present for hit in self.titles.get(word, ())
+                if present.issuperset(hit[0])]
+
+    def authors_within(self, words):
+        """{author words: the author as first written} of the authors made only of these words,
+        in catalog order."""
+        present = set(words)
+        hits = sorted(hit for word in present for hit in self.authors.get(word, ())
+                      if present.issuperset(hit[1]))
+        authors = {}
+        for _, known, name in hits:
+            authors.setdefault(known, name)
+        return authors
+
+
+_CATALOGS = {}  # version of the products -> Catalog (one kept: the latest)
+
+
+def catalog_of(uow):
+    """The active products as a Catalog, kept while no commit changes the products."""
+    version = uow.version_of("products")
+    kept = _CATALOGS.get(version) if version is not None else None
+    if kept is None:
+        kept = Catalog(active_products(uow))
+        if version is not None:
+            _CATALOGS.clear()
+            _CATALOGS[version] = kept
+    return kept
+
+
 def read_question(words, products, tree):
-    """The filters the words name, against this catalog's titles, authors and categories."""
+    """The filters the words name, against this catalog's titles, authors and categories
+    (products: a Catalog, or a list of the active products)."""
+    catalog = products if isinstance(products, Catalog) else Catalog(list(products))
     question = Question(words=words)
     question.books = "book" in words or "books" in words
     question.below = price_limit(words)
     question.cheapest = "cheapest" in words
-    present = set(words)
-    titles, authors = [], {}
-    for product in products:
-        known = words_of(product)
-        if present.issuperset(known.title) and contains(words, known.title):
-            titles.append((known.title, product["id"]))
-        if known.author and present.issuperset(known.author):
-            authors.setdefault(known.author, product["author"])
+    titles = [(title, pid) for title, pid in catalog.titles_within(words) if contains(words, title)]
+    authors = catalog.authors_within(words)
     question.title_ids = set(_longest(titles))
     question.author_names = _longest([(t, name) for t, name in authors.items() if contains(words, t)])
     named = []
@@ -176,7 +225,8 @@ def find_products(question, products):
     """The products the question asks for: every filter it names applied together (several
     titles, authors or categories: any of them), or else the best matches of its other words;
     at most MAX_PRODUCTS, by price then title when it asks about price, else by title."""
-    found = list(products)
+    catalog = products if isinstance(products, Catalog) else Catalog(list(products))
+    found = list(catalog.products)
     if question.named:
         if question.title_ids:
             found = [p for p in found if p["id"] in question.title_ids]
@@ -191,11 +241,11 @@ def find_products(question, products):
             found = [p for p in found if Decimal(p["price"]) < question.below]
     else:
         words = {_stem(w) for w in significant(question.words)}
-        scored = []
-        for p in found:
-            score = len(words & words_of(p).searchable)
-            if score:
-                scored.append((score, p))
+        scores = {}  # catalog position -> (how many of the words the product has, product)
+        for word in words:
+            for position, p in catalog.searchable.get(word, ()):
+                scores[position] = (scores.get(position, (0, p))[0] + 1, p)
+        scored = [scores[position] for position in sorted(scores)]
         best = max((s for s, _ in scored), default=0)
         found = [p for s, p in scored if s == best]
     if question.below is not None or question.cheapest:
@@ -303,10 +353,10 @@ def active_products(uow):
 
 def answer(uow, message, currency):
     """(question, products found, built-in reply) for a message, from the committed catalog."""
-    products = active_products(uow)
+    catalog = catalog_of(uow)
     words = tokenize(message)
-    question = read_question(words, products, category_service.Tree(uow))
-    found = find_products(question, products)
+    question = read_question(words, catalog, category_service.Tree(uow))
+    found = find_products(question, catalog)
     return question, found, write_reply(question, found, currency)
 
 

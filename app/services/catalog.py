@@ -9,15 +9,15 @@ from .errors import DuplicateValue, Forbidden, InvalidTransition, NotFound, Vali
 from .users import check_version
 
 WRITABLE = ("sku", "title", "kind", "author", "isbn", "barcode", "description", "category",
-            "category_id", "price", "cost", "low_stock_threshold", "status")
+            "category_id", "price", "cost", "low_stock_threshold", "reorder_quantity", "status")
 DEFAULTS = {"kind": "general", "author": None, "isbn": None, "barcode": None, "description": None,
             "category": None, "category_id": None, "cost": None, "low_stock_threshold": 5,
-            "status": "active"}
+            "reorder_quantity": None, "status": "active"}
 STATUSES = ("draft", "pending_review", "active", "archived")
 CENT = Decimal("0.01")
 FIELD_ORDER = ("id", "sku", "title", "kind", "author", "isbn", "barcode", "description",
-               "category_id", "category", "price", "cost", "stock", "low_stock_threshold", "status",
-               "review", "created_at", "updated_at", "version")
+               "category_id", "category", "price", "cost", "stock", "low_stock_threshold",
+               "on_order", "reorder_quantity", "status", "review", "created_at", "updated_at", "version")
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,10 @@ def create_product(uow, data, user_id=None, writer=STAFF, default_threshold=None
     product["review"] = []
     _link_category(uow, product, data)
     product["stock"] = data.get("stock", 0) or 0
+    if data.get("on_order", 0) not in (0, None):
+        raise ValidationFailed("on_order is what open purchase orders will bring; it starts at 0.",
+                               errors={"on_order": ["Read-only: it follows the purchase orders."]})
+    product["on_order"] = 0
     product = _ordered(_normalise(product))
     _store(uow, product, new=True)
     stock.open_stock(uow, product, user_id, data.get("location_id"))
@@ -201,6 +205,9 @@ def update_product(uow, product_id, data, if_match=None, replace=False, writer=S
     if "stock" in data and data["stock"] != product["stock"]:
         raise ValidationFailed("Stock changes only through orders and adjustments.",
                                errors={"stock": ["Read-only after creation; post an adjustment instead."]})
+    if "on_order" in data and data["on_order"] != product.get("on_order", 0):
+        raise ValidationFailed("on_order follows the purchase orders.",
+                               errors={"on_order": ["Read-only: it follows the purchase orders."]})
     if "status" in data:
         _check_status(writer, product["status"], data["status"])
     if replace:

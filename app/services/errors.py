@@ -196,3 +196,23 @@ class LocationNotEmpty(Conflict):
 class LocationInUse(Conflict):
     code = "location_in_use"
     title = "A pending transfer names this location"
+
+
+# ---- section 10: vendors and purchasing
+
+
+class VendorArchived(Conflict):
+    code = "vendor_archived"
+    title = "Vendor archived"
+
+
+class SupplyExists(Conflict):
+    code = "supply_exists"
+    title = "The vendor already supplies this product"
+
+
+class OverReceipt(Conflict):
+    """A receipt line is over what its purchase order line still awaits; `overages` lists them."""
+
+    code = "over_receipt"
+    title = "More received than outstanding"

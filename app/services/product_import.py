@@ -11,10 +11,10 @@ from .codes import to_isbn13
 from .errors import DomainError, DuplicateValue, TooManyRows, ValidationFailed
 
 COLUMNS = FIELD_ORDER  # the products export's columns
-IGNORED = ("created_at", "updated_at", "version")
-NULLABLE = ("author", "isbn", "barcode", "description", "category", "cost")
+IGNORED = ("created_at", "updated_at", "version", "on_order")  # on_order follows purchase orders
+NULLABLE = ("author", "isbn", "barcode", "description", "category", "cost", "reorder_quantity")
 TEXT = ("sku", "title", "kind", "author", "isbn", "barcode", "description", "category", "status")
-INTEGERS = ("stock", "low_stock_threshold")
+INTEGERS = ("stock", "low_stock_threshold", "reorder_quantity")
 MONEY = ("price", "cost")
 
 

@@ -197,7 +197,7 @@ def stock_levels(uow, category=None, levels=None, q=None, products=None):
         rows.append({"product_id": product["id"], "sku": product["sku"], "title": product["title"],
                      "category": product.get("category"), "stock": product["stock"],
                      "low_stock_threshold": product.get("low_stock_threshold"),
-                     "on_order": 0,  # section 10's purchase orders are not built yet
+                     "on_order": product.get("on_order") or 0,  # what open purchase orders will bring
                      "status": level})
     totals = {level: 0 for level in STOCK_LEVELS}
     for row in rows:

@@ -114,6 +114,11 @@ TRANSFER_LINES = Child("transfer_lines", "transfer_id", [
     F("product_id"), F("sku"), F("title"), F("quantity", "int")])
 COUNT_LINES = Child("stock_count_lines", "count_id", [
     F("product_id"), F("sku"), F("title"), F("expected", "int"), F("counted", "int"), F("delta", "int")])
+PURCHASE_ORDER_LINES = Child("purchase_order_lines", "purchase_order_id", [
+    F("product_id"), F("sku"), F("title"), F("vendor_sku"), F("quantity", "int"),
+    F("received_quantity", "int"), F("unit_cost", "money"), F("line_total", "money")])
+PURCHASE_ORDER_EVENTS = Child("purchase_order_events", "purchase_order_id", [
+    F("status"), F("at", "ts"), F("user_id"), F("note")])
 DELIVERY_EVENTS = Child("delivery_events", "delivery_id", [
     F("status"), F("at", "ts"), F("note"), F("user_id")])
 
@@ -131,7 +136,8 @@ DECLARED = [
         F("id"), F("sku"), F("title"), F("kind"), F("author"), F("isbn"), F("barcode"),
         F("description"), F("category"), F("price", "money"), F("cost", "money"), F("stock", "int"),
         F("low_stock_threshold", "int"), F("status"), *stamps(),
-        F("category_id"), F("review", "json")],  # section 14: the category tree, the review history
+        F("category_id"), F("review", "json"),  # section 14: the category tree, the review history
+        F("on_order", "int"), F("reorder_quantity", "int")],  # section 10: open purchase orders, reorder
         unique=(Unique("sku", "lower"), Unique("barcode", "code", sql="barcode_key"),
                 Unique("isbn", "exact")),
         lookups={"category_id": "in_category"},
@@ -239,6 +245,32 @@ DECLARED = [
         F("lines", "children", child=COUNT_LINES)],
         lookups={"location_id": "at_location"},
         indexes=(Index(("created_at",), name="stock_counts_created_idx"),)),
+    # ---- section 10: vendors, what each sells us (one link per vendor and product, its `key`
+    # "<vendor_id>:<product_id>"), every contact with them, purchase orders
+    Collection("vendors", [
+        F("id"), F("name"), F("contact_name"), F("email"), F("phone"), F("address"), F("specialty"),
+        F("notes"), F("status"), *stamps()],
+        unique=(Unique("name", "lower"),),
+        indexes=(Index(("status", "id"), name="vendors_status_idx"),)),
+    Collection("supply_links", [
+        F("id"), F("key"), F("vendor_id"), F("product_id"), F("vendor_sku"), F("cost", "money"),
+        F("lead_time_days", "int"), F("min_order_quantity", "int"), F("pack_size", "int"),
+        F("is_primary", "bool"), *stamps()],
+        unique=(Unique("key", "exact"),),
+        lookups={"vendor_id": "of_vendor", "product_id": "for_product"}),
+    Collection("vendor_contacts", [
+        F("id"), F("vendor_id"), F("product_id"), F("contact_type"), F("message"), F("user_id"),
+        *stamps(versioned=False)],
+        attr="contacts", lookups={"vendor_id": "of_vendor"},
+        indexes=(Index(("created_at",), name="vendor_contacts_created_idx"),)),
+    Collection("purchase_orders", [
+        F("id"), F("number", "int32"), F("vendor_id"), F("status"),
+        F("lines", "children", child=PURCHASE_ORDER_LINES), F("subtotal", "money"), F("currency"),
+        F("expected_date", "date"), F("notes"), F("ordered_at", "ts"),
+        F("events", "children", child=PURCHASE_ORDER_EVENTS), *stamps()],
+        indexes=(Index(("status", "id"), name="purchase_orders_status_idx"),
+                 Index(("vendor_id", "id"), name="purchase_orders_vendor_idx"),
+                 Index(("created_at",), name="purchase_orders_created_idx"))),
     # ---- section 12: the audit log, one entry per change, sign-in and refusal (see app/api/audit.py);
     # actor_id (the actor's user or storefront key id) is kept flat for its filter, never shown
     Collection("audit", [

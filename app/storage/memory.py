@@ -51,7 +51,7 @@ class Tables:
         self.list_cache, self.list_cache_tx = {}, None
         self.tx = 0
         self.newest_id = ""  # the greatest id a record was inserted under (TIME_ORDERED_IDS)
-        self.changed_tx = {}  # collection -> the last transaction that changed it (JSON store)
+        self.changed_tx = {}  # collection -> the last transaction that changed it
         self.logs = MemoryLogs()
 
     def apply(self, collection, record_id, record):
@@ -183,6 +183,13 @@ class Transaction:
             return None
         return (id(self.tables), self.tables.tx)
 
+    def version_of(self, collection):
+        """A token that changes whenever a commit this process can see changes the collection;
+        None while this transaction has staged writes to it."""
+        if any(c == collection for c, _ in self.writes):
+            return None
+        return (id(self.tables), self.tables.changed_tx.get(collection, 0))
+
     def list_cache(self, collection):
         """Answers to list queries, valid for the committed state this process has (any commit,
         here or read from another process, moves tables.tx and empties it); None while this
@@ -284,11 +291,13 @@ class MemoryStore:
         yield Transaction(self.tables)
 
     def commit(self, tx):
+        number = self.tables.tx + 1
         for collection, record_id, record in tx.ops():
             self.tables.apply(collection, record_id, record)
+            self.tables.changed_tx[collection] = number
         for collection, record in tx.appends:
             self.tables.logs.extend(collection, [record])
-        self.tables.tx += 1
+        self.tables.tx = number
         tx.writes, tx.appends = {}, []
 
     def events_after(self, event_id, limit=100):

@@ -46,9 +46,9 @@ from .base import (UNKNOWN, LockTimeout, Query, StoreError, UniqueViolation, ids
                    timestamp)
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import (MovementRepository, OrderRepository, ProductRepository, StockCountRepository,
-                           TransferRepository, clone, day_starts, entries_after, evaluate, every_match,
-                           movement_totals, page_log)
+from .repositories import (MovementRepository, OrderRepository, ProductRepository, PurchaseOrderRepository,
+                           StockCountRepository, TransferRepository, clone, day_starts, entries_after, evaluate,
+                           every_match, movement_totals, page_log)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
@@ -458,6 +458,13 @@ class PgRepository:
         return records
 
     def _first(self, where, params):
+        if self.shape.children and not self.uow.readonly:
+            # Locked first, then read. A read that waits for the row lock gets the row as
+            # committed, but its child rows (subqueries) as they were when the statement began,
+            # before the wait: two receipts of a purchase order, or two status moves of a
+            # delivery, at once would each build on the same old lines and one would be lost.
+            self.uow.rows(f"SELECT 1 FROM {self.shape.table} t WHERE {where} LIMIT 1 "
+                          "FOR NO KEY UPDATE OF t", params)
         found = self._select(where, params, lock=True, tail=" LIMIT 1")
         return found[0] if found else None
 
@@ -818,6 +825,23 @@ class PgStockCountRepository(PgRepository):
     sql_special = {"product_id": _line_of("stock_count_lines", "count_id")}
 
 
+def _purchase_order_text(alias, wanted, params):
+    if not _usable(wanted):
+        return "FALSE"
+    needle = wanted.lower()
+    params += [needle, needle, needle]
+    return (f"(strpos(lower(COALESCE({alias}.notes, '')), %s) > 0 OR EXISTS (SELECT 1 FROM "
+            f"purchase_order_lines l WHERE l.purchase_order_id = {alias}.id AND "
+            "(strpos(lower(COALESCE(l.sku, '')), %s) > 0 OR strpos(lower(COALESCE(l.title, '')), %s) > 0)))")
+
+
+class PgPurchaseOrderRepository(PgRepository):
+    collection = "purchase_orders"
+    special = PurchaseOrderRepository.special
+    sql_special = {"product_id": _line_of("purchase_order_lines", "purchase_order_id"),
+                   "text": _purchase_order_text}
+
+
 class PgCounterRepository(PgRepository):
     collection = "counters"
 
@@ -936,6 +960,10 @@ class PgJobRepository(PgRepository):
     number of background processes share the queue without waiting on each other."""
 
     collection = "jobs"
+
+    def any_due(self, kinds, now=None):
+        """Always worth a claim: SKIP LOCKED takes no lock another writer waits for."""
+        return True
 
     def enqueue(self, kind, payload=None, run_at=None):
         return self.add({"id": new_id(), "kind": kind, "payload": payload, "status": "queued",
@@ -1121,7 +1149,7 @@ SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog, PgAuditLog,
             PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
-            PgStockCountRepository)}
+            PgStockCountRepository, PgPurchaseOrderRepository)}
 
 
 def _repository_class(decl):
@@ -1178,6 +1206,9 @@ class PgUnitOfWork:
 
     def state(self):
         """Other servers commit without telling this one: no state to cache answers against."""
+        return None
+
+    def version_of(self, collection):
         return None
 
     def wrote(self, collection, record_id, record, created=False):

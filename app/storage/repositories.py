@@ -459,6 +459,19 @@ class StockCountRepository(Repository):
     special = {"product_id": _has_line_of}
 
 
+def _purchase_order_text(wanted):
+    """?q= of purchase orders: the needle in the notes or in a line's sku or title."""
+    needle = wanted.lower()
+    return lambda r: (needle in (r.get("notes") or "").lower() or any(
+        needle in (line.get("sku") or "").lower() or needle in (line.get("title") or "").lower()
+        for line in r.get("lines") or ()))
+
+
+class PurchaseOrderRepository(Repository):
+    collection = "purchase_orders"
+    special = {"product_id": _has_line_of, "text": _purchase_order_text}
+
+
 class CounterRepository(Repository):
     collection = "counters"
 
@@ -622,6 +635,11 @@ class JobRepository(Repository):
                "claimed_until": None, "last_error": None}
         return self.add(job)
 
+    def any_due(self, kinds, now=None):
+        """Whether claim() would find work (read under a snapshot, without the write lock)."""
+        now_text = timestamp(now or datetime.now(timezone.utc))
+        return any(job["kind"] in kinds and _due(job, now_text) for job in self.tx.scan(self.collection))
+
     def claim(self, worker, kinds, lease_seconds, limit=10, now=None):
         """Take up to `limit` due jobs of these kinds for `worker` until the lease ends: queued ones
         whose run_at has come, and claimed ones whose holder's lease ran out (it died). The
@@ -635,14 +653,18 @@ class JobRepository(Repository):
                 break
             if job["kind"] not in kinds:
                 continue
-            due = (job["status"] == "queued" and job["run_at"] <= now_text) or (
-                job["status"] == "claimed" and (job["claimed_until"] or "") < now_text)
-            if due:
+            if _due(job, now_text):
                 job = clone(job)
                 job.update(status="claimed", claimed_by=worker, claimed_until=until,
                            attempts=job["attempts"] + 1)
                 taken.append(self.update(job))
         return taken
+
+
+def _due(job, now_text):
+    """Queued and its time has come, or claimed by a holder whose lease ran out (it died)."""
+    return (job["status"] == "queued" and job["run_at"] <= now_text) or (
+        job["status"] == "claimed" and (job["claimed_until"] or "") < now_text)
 
 
 class LoginAttemptRepository(Repository):
@@ -667,7 +689,8 @@ class IdempotencyRepository(Repository):
 SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
             LoginAttemptRepository, IdempotencyRepository, EventLog, AuditLog, MovementRepository,
-            StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository)}
+            StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository,
+            PurchaseOrderRepository)}
 
 
 def repository_class(decl):
@@ -714,6 +737,10 @@ class UnitOfWork:
     def state(self):
         """A token that changes with every commit this process can see; None when unknown."""
         return self.tx.state()
+
+    def version_of(self, collection):
+        """A token that changes with every commit that changes this collection; None when unknown."""
+        return self.tx.version_of(collection)
 
     def changed_records(self):
         """[(collection, id, before, after)] for every record this unit of work wrote, in the

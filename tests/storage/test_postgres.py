@@ -13,7 +13,7 @@ from app.storage.postgres import SHAPES, PostgresStore, connect, migrate, migrat
 from scripts import migrate as migrate_script
 
 from .. import pg
-from .test_contract import LOC, commit, product, read, stocked, user
+from .test_contract import LOC, commit, order, product, read, stocked, user
 
 FORK = multiprocessing.get_context("fork")
 
@@ -220,6 +220,56 @@ def test_a_read_then_write_waits_for_the_other_writer_and_sees_its_change(shop):
     thread.join(timeout=10)
     final = read(shop, lambda uow: uow.products.get(p["id"]))
     assert final["title"] == "v12" and final["version"] == 3
+
+
+def test_a_writer_that_waited_for_a_record_reads_its_child_rows_as_committed(shop):
+    """A delivery's events (a child table) as the other writer left them, not as they were when
+    the waiting read began: two status moves at once keep both events."""
+    from app.storage.base import new_id
+    record_id = new_id()
+    event = {"status": "pending", "note": None, "at": "2026-12-01T10:00:00Z", "user_id": None}
+    placed = commit(shop, lambda uow: uow.orders.add(order(1001)))
+    commit(shop, lambda uow: uow.deliveries.add({
+        "id": record_id, "order_id": placed["id"], "carrier": "DHL", "tracking_number": "T1",
+        "status": "pending", "address": None, "estimated_date": "2026-12-04", "created_by": None,
+        "events": [event]}))
+    waiting = threading.Event()
+    seen = {}
+
+    def second_writer():
+        with shop.unit_of_work() as uow:
+            waiting.set()
+            record = uow.deliveries.get(record_id)  # waits for the first writer's commit
+            seen["events"] = len(record["events"])
+            record["events"].append({**event, "status": "delivered"})
+            uow.deliveries.update(record)
+            uow.commit()
+
+    with shop.unit_of_work() as uow:
+        record = uow.deliveries.get(record_id)
+        record["events"].append({**event, "status": "in_transit"})
+        uow.deliveries.update(record)
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        waiting.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not lock_waiters(shop):
+            time.sleep(0.02)
+        uow.commit()
+    thread.join(timeout=10)
+    final = read(shop, lambda uow: uow.deliveries.get(record_id))
+    assert seen["events"] == 2
+    assert [e["status"] for e in final["events"]] == ["pending", "in_transit", "delivered"]
+
+
+def lock_waiters(store):
+    """How many sessions of this database wait for a lock."""
+    conn = connect(store.url, autocommit=True)
+    try:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND datname = current_database()").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def test_concurrent_adds_of_one_sku_let_exactly_one_win(shop):

@@ -72,6 +72,9 @@ def test_three_workers_starting_together_seed_the_demo_data_once(server, admin_t
     assert len(categories) == len({c["name"] for c in categories}) == 9  # a two-level tree, made once
     assert len(server.list_all("/api/orders", admin_token)) == 4
     assert len(server.list_all("/api/deliveries", admin_token)) == 2
+    assert len(server.list_all("/api/vendors", admin_token)) == 2
+    assert sorted(po["status"] for po in server.list_all("/api/purchase-orders", admin_token)) == [
+        "ordered", "partially_received"]
     log = server.log_text()
     assert log.count("seeded demo data") == 1
     assert log.count(f"created admin user '{ADMIN_USERNAME}'") == 1

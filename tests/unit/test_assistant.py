@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.services import assistant, categories, rate_limits
+from app.services import assistant, catalog, categories, rate_limits
 from app.services.errors import RateLimited
 
 from .builders import add_product, read, run
@@ -80,6 +80,19 @@ def _ask(store, message):
 def test_the_filters_find_what_a_question_names(shop, message, titles):
     _, found, _ = _ask(shop, message)
     assert [p["title"] for p in found] == titles
+
+
+def test_a_question_sees_each_change_to_the_catalog_at_once(shop):
+    """The catalog a question is read against is kept between questions, never past a change."""
+    assert [p["title"] for p in _ask(shop, "Do you have Middlemarch?")[1]] == ["Middlemarch"]
+    add_product(shop, title="Middlemarch, annotated", author="George Eliot", kind="book", price="19.00")
+    _, found, reply = _ask(shop, "Any books by George Eliot?")
+    assert [p["title"] for p in found] == ["Middlemarch", "Middlemarch, annotated"]
+    middlemarch = found[0]
+    run(shop, lambda uow: catalog.update_product(uow, middlemarch["id"], {"price": "7.00"}))
+    assert "Middlemarch (7.00 EUR" in _ask(shop, "Do you have Middlemarch?")[2]
+    other = assistant.catalog_of
+    assert read(shop, other) is read(shop, other)  # unchanged: the same index, not rebuilt
 
 
 def test_at_most_ten_products_are_found(memory_store):

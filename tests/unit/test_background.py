@@ -129,3 +129,35 @@ def test_dead_sessions_are_forgotten_and_live_ones_kept(memory_store):
         uow.commit()
     with memory_store.reader() as uow:
         assert [s["id"] for s in uow.sessions.list(Query())[0]] == [live["id"]]
+
+
+class CountingStore:
+    """The in-memory store, counting the write transactions begun on it."""
+
+    def __init__(self):
+        from app.storage.memory import MemoryStore
+        self.inner, self.writes = MemoryStore(), 0
+
+    def unit_of_work(self):
+        self.writes += 1
+        return self.inner.unit_of_work()
+
+    def reader(self):
+        return self.inner.reader()
+
+
+def test_a_round_with_nothing_due_takes_no_write_lock(registry):
+    @job("tick")
+    def tick(app, payload):
+        pass
+    store = CountingStore()
+    runner = Background(FakeApp(store))
+    assert runner.run_jobs() == 0 and store.writes == 0
+    with store.inner.unit_of_work() as uow:
+        uow.jobs.enqueue("tick", {}, run_at="2999-01-01T00:00:00Z")  # queued, not yet due
+        uow.commit()
+    assert runner.run_jobs() == 0 and store.writes == 0
+    with store.inner.unit_of_work() as uow:
+        uow.jobs.enqueue("tick", {})
+        uow.commit()
+    assert runner.run_jobs() == 1 and store.writes > 0
