@@ -14,6 +14,9 @@ own. The route names the resource and the verb:
   POST /api/products/{id}/images  (201)   product.image_add     resource: the product,
   PATCH|DELETE .../images/{image_id}      product.image_update / product.image_remove,
                                           details {"image_id"}, changes those of the image
+  PATCH /api/vendors/{id}/products/{product_id}
+                                          vendor.product_update, details {"product_id"} (a link
+                                          named by what it links: changes those of the link)
   POST /api/storefront/orders     (201)   order.create     (a create under a prefix)
   POST /api/notifications/read-all        notification.read_all
 
@@ -245,6 +248,19 @@ def _of(changed, record_id):
     return None
 
 
+def _about(changed, record_id, word, parent_id):
+    """The change of the record a path names under its parent: by its id, else (a link named by
+    the id of what it links, /vendors/{id}/products/{product_id}) the first of its collection
+    or, failing that, the first that is not the parent."""
+    found = _of(changed, record_id)
+    if found is not None:
+        return found
+    for change in changed:
+        if change[1] != parent_id and _matches(change[0], word):
+            return change
+    return next((c for c in changed if c[1] != parent_id), None)
+
+
 def _first_of(changed, word):
     for change in changed:
         if _matches(change[0], word):
@@ -254,6 +270,7 @@ def _first_of(changed, word):
 
 def name_request(method, rule, view_args, status, changed):
     """(action, resource_type, resource_id, details, the change it is about or None)."""
+    changed = [c for c in changed if c[0] not in BOOKKEEPING]
     return _name(method, _segments(rule, view_args), status, changed)
 
 
@@ -277,9 +294,11 @@ def _name(method, segments, status, changed):
         return f"{kind}.{verb}", kind, rid, None, change
     sub, sub_id = rest[0]
     if rid is None:  # a prefix (/api/storefront/orders) or a word on a collection (/api/notifications/read-all)
-        if created and sub is not None and len(rest) == 1:
-            change = _made(changed, sub)
-            return f"{singular(sub)}.create", singular(sub), change[1] if change else None, None, change
+        last = next((w for w, _ in reversed(rest) if w is not None), sub)
+        if created and last is not None and all(v is None for _, v in rest):
+            change = _made(changed, last)
+            made_kind = singular(change[0]) if change and not _matches(change[0], last) else singular(last)
+            return f"{made_kind}.create", made_kind, change[1] if change else None, None, change
         if sub_id is not None:  # a prefix before a record: name it as the record
             return _name(method, rest, status, changed)
         return f"{kind}.{_verb(sub or 'request')}", kind, None, None, None
@@ -289,7 +308,10 @@ def _name(method, segments, status, changed):
     if len(rest) == 1 and sub_id is None:  # /<resource>/<id>/<word>
         if method in ("POST", "PUT") and created:  # something made under the record
             change = _made(changed, sub)
-            details = {f"{sub_kind}_id": change[1]} if change else None
+            details = None
+            if change:  # the id its path names it by: a link's {product_id}, an image's own id
+                named = change[3].get(f"{sub_kind}_id") if isinstance(change[3], dict) else None
+                details = {f"{sub_kind}_id": named or change[1]}
             return f"{kind}.{sub_kind}_add", kind, rid, details, change
         if method == "DELETE":
             return f"{kind}.{sub_kind}_remove", kind, rid, None, _of(changed, rid)
@@ -298,7 +320,7 @@ def _name(method, segments, status, changed):
         verb = "update" if sub in UPDATE_WORDS else _verb(sub)
         return f"{kind}.{verb}", kind, rid, None, _of(changed, rid)
     details = {f"{sub_kind}_id": sub_id} if sub_id is not None else None
-    change = _of(changed, sub_id)
+    change = _about(changed, sub_id, sub, rid)
     if len(rest) == 1:  # /<resource>/<id>/<things>/<thing_id>
         verb = "remove" if method == "DELETE" else "update"
         return f"{kind}.{sub_kind}_{verb}", kind, rid, details, change

@@ -241,3 +241,23 @@ def test_transfers_counts_and_the_assistant_are_named_by_what_they_are(client, a
     assert asked.status_code == 200
     talk = newest(client, auth, resource_id=asked.get_json()["conversation_id"])
     assert talk["action"] == "conversation.create" and talk["changes"] is None
+
+
+def test_purchasing_landed_beside_the_log_and_got_entries_without_a_word_of_audit_code(client, auth):
+    product = create_product(client, auth["manager"], stock=1)
+    vendor = client.post("/api/vendors", json={"name": "Paper Mill"}, headers=auth["manager"]).get_json()
+    client.post(f"/api/vendors/{vendor['id']}/products", json={"product_id": product["id"], "cost": "4.00"},
+                headers=auth["manager"])
+    client.patch(f"/api/vendors/{vendor['id']}/products/{product['id']}", json={"cost": "3.50"},
+                 headers=auth["manager"])
+    order = client.post("/api/purchase-orders", headers=auth["manager"], json={
+        "vendor_id": vendor["id"], "lines": [{"product_id": product["id"], "quantity": 2}]}).get_json()
+    client.post(f"/api/purchase-orders/{order['id']}/order", json={}, headers=auth["manager"])
+    about_vendor = entries(client, auth, resource_id=vendor["id"])
+    assert [e["action"] for e in about_vendor] == ["vendor.product_update", "vendor.product_add",
+                                                   "vendor.create"]
+    assert about_vendor[0]["changes"]["cost"] == ["4.00", "3.50"]
+    assert about_vendor[0]["details"] == about_vendor[1]["details"] == {"product_id": product["id"]}
+    about_order = entries(client, auth, resource_id=order["id"])
+    assert [e["action"] for e in about_order] == ["purchase_order.order", "purchase_order.create"]
+    assert about_order[0]["changes"]["status"] == ["draft", "ordered"]

@@ -170,3 +170,15 @@ def test_an_erased_customer_is_not_repeated_by_the_entry_of_the_erasure():
     assert entry["action"] == "customer.erase"
     assert entry["changes"] == {"name": ["[redacted]", None], "email": ["[redacted]", None],
                                 "erased": [False, True]}
+
+
+def test_a_link_named_by_what_it_links_and_a_create_under_a_prefix():
+    link = [("supply_links", "v1:p1", {"id": "v1:p1", "cost": "4.00"}, {"id": "v1:p1", "cost": "3.50"})]
+    action, kind, rid, details, change = audit.name_request(
+        "PATCH", "/api/vendors/<vendor_id>/products/<product_id>", {"vendor_id": "v1", "product_id": "p1"},
+        200, link)
+    assert (action, kind, rid, details) == ("vendor.product_update", "vendor", "v1", {"product_id": "p1"})
+    assert audit.changes_between(change[2], change[3]) == {"cost": ["4.00", "3.50"]}
+    drafts = [("counters", "po", None, {"id": "po"}), ("purchase_orders", "po1", None, {"id": "po1"})]
+    assert _name("POST", "/api/purchasing/suggestions/draft", 201, drafts)[:3] == (
+        "purchase_order.create", "purchase_order", "po1")
