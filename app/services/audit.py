@@ -35,7 +35,13 @@ AUTO = object()  # describe(): work it out from the request and the records writ
 # writes that are the house keeping its books, not a change anyone asked for: a commit writing
 # only these (a token refresh, a refused code counted, a queued job) writes no entry
 BOOKKEEPING = frozenset(("sessions", "login_attempts", "idempotency", "counters", "throttles",
-                         "rate_limits", "jobs", "outbox"))
+                         "rate_limits", "jobs", "outbox",
+                         # section 13's: a live stream's one-use ticket (a credential, as a token
+                         # refresh is), the webhook sender's own queue
+                         "stream_tickets", "webhook_queue"))
+# what DELETE is called where section 12 (or the resource's own section) names it
+REMOVAL_VERBS = {"product": "archive", "user": "deactivate", "invite": "revoke",
+                 "storefront_key": "revoke", "customer": "erase"}
 # the stored parts of one change the log never repeats
 NEVER = frozenset(("updated_at", "version"))
 # a field whose name holds one of these words (as a whole word of its snake_case name) is a secret
@@ -288,7 +294,7 @@ def _name(method, segments, status, changed):
             return f"{kind}.create", kind, change[1] if change else None, None, change
         change = _of(changed, rid) if rid is not None else _first_of(changed, word)
         if method == "DELETE":
-            verb = _removal(change[2], change[3]) if change else "delete"
+            verb = REMOVAL_VERBS.get(kind) or (_removal(change[2], change[3]) if change else "delete")
         else:
             verb = "update"
         return f"{kind}.{verb}", kind, rid, None, change
