@@ -261,3 +261,22 @@ def test_purchasing_landed_beside_the_log_and_got_entries_without_a_word_of_audi
     about_order = entries(client, auth, resource_id=order["id"])
     assert [e["action"] for e in about_order] == ["purchase_order.order", "purchase_order.create"]
     assert about_order[0]["changes"]["status"] == ["draft", "ordered"]
+
+
+def test_a_reset_asked_for_is_audited_when_acted_upon_and_its_confirmation_too(app, client, auth, users,
+                                                                               data_dir):
+    from tests.api.test_password_reset import confirm, tokens_mailed
+    before = count(client, auth)
+    client.post("/api/auth/password-reset", json={"username": "nobody"})
+    client.post("/api/auth/password-reset", json={"username": "clerk"}, headers={"X-Request-Id": "forgot-1"})
+    assert count(client, auth) == before  # nothing is done, so nothing audited, inside the request
+    [(_, token)] = tokens_mailed(app, data_dir)
+    [asked] = entries(client, auth, action="auth.password_reset_request")
+    assert (asked["resource_id"], asked["request_id"], asked["status"], asked["actor"]) == (
+        users["clerk"]["id"], "forgot-1", 202, None)
+    assert confirm(client, token).status_code == 204
+    done = newest(client, auth, action="auth.password_reset")
+    assert done["resource_id"] == users["clerk"]["id"]
+    assert done["changes"] == {"password": ["[redacted]", "[redacted]"]}
+    text = client.get("/api/audit-log?format=csv", headers=auth["admin"]).get_data(as_text=True)
+    assert token not in text
