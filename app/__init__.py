@@ -69,6 +69,8 @@ def _register_blueprints(app):
         app.register_blueprint(module.bp)
     from .api import locations
     app.register_blueprint(locations.bp)
+    from .api import images
+    app.register_blueprint(images.bp)
     try:
         from .api import barcodes
     except ImportError:  # pragma: no cover - the barcode blueprint is optional during set-up

@@ -46,6 +46,8 @@ PERMISSIONS = {
     "purchasing.read": ALL_STAFF,
     "purchasing.write": {"admin", "manager"},
     "vendors.contact": {"admin", "manager", "clerk"},
+    # section 16: product images (an editor on the products it may edit: services.images)
+    "images.write": {"admin", "manager", "editor"},
     # section 12: the audit log
     "audit.read": {"admin"},
 }

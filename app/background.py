@@ -300,3 +300,15 @@ def act_on_password_reset_request(app, payload):
         shop_name = settings.effective(uow, app.config["SETTINGS_DEFAULTS"])["shop_name"]
         password_reset.act_on_request(uow, payload, shop_name, app.config["RESET_TOKEN_TTL"])
         uow.commit()
+
+
+@task(3600.0, "image sweep")
+def sweep_image_orphans(app):
+    """Section 16: image bytes no record names, older than an hour (a crash between writing the
+    bytes and committing the record leaves them), go; at start-up, then hourly."""
+    from .services import images
+    from .storage.images import image_bytes
+    store = app.extensions["backroom.store"]
+    gone = images.sweep_orphans(store, image_bytes(store))
+    if gone:
+        log.info("removed the bytes of %d images no record names", gone)

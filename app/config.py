@@ -25,6 +25,7 @@ DEFAULTS = {
     "JOURNAL_COMPACT_BYTES": 64 * 1024 * 1024,
     "LOGIN_MAX_FAILURES": 10,
     "MAX_IMAGE_PIXELS": 40_000_000,
+    "IMAGE_DIR": None,  # section 16: a folder every app server shares for images' bytes
     "SNAPSHOT_SETTLE_SECONDS": 2.0,
     "SNAPSHOT_MAX_LAG_SECONDS": 30.0,
     "BACKGROUND": True,
@@ -81,7 +82,7 @@ def load_config(app, overrides=None):
                 "ASSISTANT_LLM_TIMEOUT"):
         app.config[key] = float(app.config[key])
     for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY",
-                "SMTP_URL", "ASSISTANT_LLM_URL", "ASSISTANT_LLM_KEY"):
+                "SMTP_URL", "ASSISTANT_LLM_URL", "ASSISTANT_LLM_KEY", "IMAGE_DIR"):
         if app.config.get(key) in ("", None):
             app.config[key] = None
         else:

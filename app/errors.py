@@ -20,6 +20,7 @@ STATUS = {
     domain.PreconditionFailed: 412,
     domain.ImageTooLarge: 413,
     domain.TooManyRows: 413,
+    domain.UnsupportedImage: 415,
     domain.RateLimited: 429,
     domain.StorageBusy: 503,
     domain.ScannerUnavailable: 503,

@@ -32,9 +32,10 @@ class ProductInSchema(InputSchema):
 
     @pre_load
     def drop_review(self, data, **kwargs):
-        """`review` is read-only: the history of submit, approve and reject."""
-        if isinstance(data, dict) and "review" in data:
-            data = {k: v for k, v in data.items() if k != "review"}
+        """`review` (the history of submit, approve and reject) and `images` (section 16: its
+        own endpoints change them) are read-only: a PUT of a GET body keeps working."""
+        if isinstance(data, dict) and ("review" in data or "images" in data):
+            data = {k: v for k, v in data.items() if k not in ("review", "images")}
         return data
 
 

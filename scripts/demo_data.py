@@ -1,10 +1,18 @@
 """Demo data for a new shop: books and other products, a back room, orders, deliveries, vendors and
 purchase orders, and one user per role."""
+import colorsys
+import hashlib
+import io
 import secrets
 import sys
+import textwrap
 
-from app.services import catalog, categories, deliveries, locations, orders, purchasing, users
+from PIL import Image, ImageDraw
+
+from app.services import catalog, categories, deliveries, images, locations, orders, purchasing, users
+from app.services.barcodes import font
 from app.services.codes import ean_check_digit
+from app.storage.images import image_bytes
 
 ROLE_USERS = ("admin", "manager", "clerk", "editor", "viewer")
 # section 14: the demo products sit in a tree two levels deep (top level -> its children)
@@ -37,6 +45,35 @@ GENERAL = [
 ]
 
 
+COVER_SIZE = (600, 900)
+
+
+def cover_picture(title, author):
+    """A book cover drawn here (no file is downloaded): a colour of its own from the title, a
+    frame, the title and the author; PNG bytes."""
+    hue = int(hashlib.sha256(title.encode()).hexdigest()[:4], 16) / 0xFFFF
+    background = tuple(round(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.55, 0.55))
+    picture = Image.new("RGB", COVER_SIZE, background)
+    draw = ImageDraw.Draw(picture)
+    width, height = COVER_SIZE
+    draw.rectangle((24, 24, width - 25, height - 25), outline=(245, 240, 225), width=6)
+    y = 150
+    for line in textwrap.wrap(title, 16):
+        draw.text((width // 2, y), line, font=font("title", 56), fill=(250, 248, 240), anchor="ma")
+        y += 70
+    draw.line((width // 2 - 80, y + 30, width // 2 + 80, y + 30), fill=(245, 240, 225), width=4)
+    draw.text((width // 2, height - 150), author, font=font("title", 36), fill=(245, 240, 225), anchor="ma")
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def add_cover(uow, blobs, product, max_pixels):
+    """Section 16: the demo book's one generated cover, alt text naming it."""
+    upload = images.decode_upload(cover_picture(product["title"], product["author"]), max_pixels)
+    return images.add_image(uow, blobs, product["id"], upload, f"Cover of {product['title']}")
+
+
 def seed(store, config, out=sys.stderr):
     """Seed only an empty catalog, in one unit of work; existing usernames are left alone."""
     created = []
@@ -64,6 +101,9 @@ def seed(store, config, out=sys.stderr):
                 "sku": sku, "title": title, "kind": "book", "author": author, "isbn": _isbn(body),
                 "price": price, "cost": cost, "stock": qty, "category_id": shelves[category],
                 "low_stock_threshold": 3}, staff_id))
+        blobs = image_bytes(store)
+        for book in products:
+            add_cover(uow, blobs, book, config.get("MAX_IMAGE_PIXELS", 40_000_000))
         for sku, title, barcode, price, cost, qty, category in GENERAL:
             products.append(catalog.create_product(uow, {
                 "sku": sku, "title": title, "kind": "general", "barcode": barcode, "price": price,
@@ -107,7 +147,7 @@ def seed(store, config, out=sys.stderr):
         deliveries.advance_delivery(uow, delivered["id"], "delivered", "left with a neighbour", staff_id)
         _seed_purchasing(uow, products, back, staff_id, currency, config["TIMEZONE"])
         uow.commit()
-    print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products, a back room filled by one "
+    print(f"seeded demo data: {len(BOOKS) + len(GENERAL)} products (each book with a cover), a back room filled by one "
           f"transfer, 4 orders (#{second['number']} is pending), 2 deliveries, 2 vendors with "
           "2 purchase orders (one ordered, one partially received)", file=out)
     if created:

@@ -2,7 +2,8 @@
 
 Everything is copied as it is: ids, timestamps, versions, the stock ledger, users with their
 password hashes, sessions (signed-in users stay signed in if the servers keep the same secret
-key), login throttling, idempotency keys and the order-number counter.  The copy is one
+key), login throttling, idempotency keys, the order-number counter, and product images with
+their bytes (originals and variants, written before the records that name them).  The copy is one
 transaction; afterwards both sides are read again and their counts, stock totals, ledger totals
 and each product's stock compared.  A target that already holds records is refused unless
 --force is given, and then replaced.  Stop the app servers while you move a shop.
@@ -15,6 +16,7 @@ import os
 import sys
 
 from app.storage.base import COLLECTIONS, LOGS, StoreError
+from app.storage.images import IMAGE_FOLDER, FileImageBytes, PgImageBytes, blob_name
 from app.storage.logfiles import position_id
 from app.storage.jsonfile import JOURNAL, JsonFileStore
 from app.storage.postgres import SHAPES, PostgresStore, check_schema_name, where
@@ -83,6 +85,25 @@ def write_json_store(data_dir, records, force=False):
     store.checkpoint()  # pretty-printed snapshot files, a short journal
 
 
+def copy_image_bytes(source, target, records):
+    """Every stored name (original, variants) of the sha256s the image records name, from one
+    image store to the other; how many."""
+    wanted = {i["sha256"] for i in records.get("images", [])}
+    copied = 0
+    for name, _ in source.names():
+        if not name.endswith(".tmp") and name.split("-", 1)[0] in wanted:
+            data = source.get(name)
+            if data is not None:
+                target.put(name, data)
+                copied += 1
+    return copied
+
+
+def images_without_bytes(blobs, records):
+    """The ids of image records whose original is missing from blobs."""
+    return [i["id"] for i in records.get("images", []) if not blobs.exists(blob_name(i["sha256"], "original"))]
+
+
 def _held(held):
     return ", ".join(f"{n} {c}" for c, n in held.items())
 
@@ -122,13 +143,20 @@ def json_to_postgres(data_dir, url, schema=None, force=False, out=sys.stdout):
     source = read_json_store(data_dir)
     store = PostgresStore(url, check_schema_name(schema))
     try:
+        held = _counts_held(store)
+        if held and not force:
+            raise MoveRefused(f"the database already holds records ({_held(held)}); "
+                              "pass --force to replace them")
+        target_bytes = PgImageBytes(store)
+        pictures = copy_image_bytes(FileImageBytes(os.path.join(data_dir, IMAGE_FOLDER)), target_bytes, source)
         write_postgres_store(store, source, force)
         copied = read_postgres_store(store)
+        missing = images_without_bytes(target_bytes, copied)
     finally:
         store.close()
     print(f"copied {data_dir} to PostgreSQL at {where(url)}" + (f" schema {schema}" if schema else ""),
           file=out)
-    ok = compare(source, copied, out)
+    ok = compare(source, copied, out) and _bytes_report(pictures, missing, out)
     secret = os.path.join(data_dir, "secret.key")
     if os.path.exists(secret):
         print(f"Tokens were signed with {secret}: give every app server that key as SHOP_SECRET_KEY "
@@ -139,15 +167,43 @@ def json_to_postgres(data_dir, url, schema=None, force=False, out=sys.stdout):
 def postgres_to_json(url, data_dir, schema=None, force=False, out=sys.stdout):
     """Copy the PostgreSQL store into a JSON store in data_dir; True when the check agrees."""
     store = PostgresStore(url, check_schema_name(schema))
+    target_bytes = FileImageBytes(os.path.join(data_dir, IMAGE_FOLDER))
     try:
         source = read_postgres_store(store)
+        if not force:
+            _refuse_held_json(data_dir)
+        pictures = copy_image_bytes(PgImageBytes(store), target_bytes, source)
     finally:
         store.close()
     write_json_store(data_dir, source, force)
     copied = read_json_store(data_dir)
     print(f"copied PostgreSQL at {where(url)}" + (f" schema {schema}" if schema else "") + f" to {data_dir}",
           file=out)
-    return compare(source, copied, out)
+    return compare(source, copied, out) and _bytes_report(pictures, images_without_bytes(target_bytes, copied), out)
+
+
+def _counts_held(store):
+    with store.reader() as uow:
+        return {c: n for c, n in uow.counts().items() if n}
+
+
+def _refuse_held_json(data_dir):
+    """The JSON target's refusal, made before any image bytes are written into it."""
+    if not os.path.exists(os.path.join(data_dir, JOURNAL)):
+        return
+    store = JsonFileStore(data_dir)
+    with store.reader() as uow:
+        held = {c: uow.tx.count(c) for c in COLLECTIONS if uow.tx.count(c)}
+    if held:
+        raise MoveRefused(f"{data_dir} already holds records ({_held(held)}); pass --force to replace them")
+
+
+def _bytes_report(pictures, missing, out):
+    """Print how many image files were carried; True when every image record has its bytes."""
+    print(f"{'image bytes':24} {pictures:>10} copied", file=out)
+    if missing:
+        print(f"images without their bytes in the copy: {', '.join(missing[:10])}", file=out)
+    return not missing
 
 
 def main(argv=None, out=None):

@@ -21,6 +21,33 @@ def create_product(client, headers, **fields):
     return resp.get_json()
 
 
+def picture(size=(64, 48), colour=(200, 30, 30), fmt="JPEG", **save):
+    """The bytes of a picture made here: a plain colour with a white corner, so two colours differ."""
+    import io
+    from PIL import Image
+    image = Image.new("RGB" if fmt == "JPEG" else "RGBA", size, colour)
+    image.paste((255, 255, 255), (0, 0, max(1, size[0] // 4), max(1, size[1] // 4)))
+    out = io.BytesIO()
+    image.save(out, fmt, **save)
+    return out.getvalue()
+
+
+_colours = itertools.count(1)
+
+
+def add_image(client, headers, product, data=None, expect=201, **fields):
+    """Upload a picture (a new colour each time unless `data` is given) as multipart `file`."""
+    import io
+    if data is None:
+        n = next(_colours)
+        data = picture(colour=((n * 37) % 256, (n * 91) % 256, (n * 53) % 256))
+    form = {"file": (io.BytesIO(data), "picture.jpg"), **{k: str(v) for k, v in fields.items()}}
+    resp = client.post(f"/api/products/{product['id']}/images", data=form, headers=headers,
+                       content_type="multipart/form-data")
+    assert resp.status_code == expect, resp.get_json()
+    return resp.get_json()
+
+
 def place_order(client, headers, lines, expect=201, **fields):
     """lines: [(product, quantity)]"""
     body = {"items": [{"product_id": p["id"], "quantity": q} for p, q in lines]}
@@ -88,7 +115,9 @@ def one_of_every_kind(client, auth, users):
                 headers=auth["admin"])
     purchase_order = client.post("/api/purchase-orders", headers=auth["admin"], json={
         "vendor_id": vendor["id"], "lines": [{"product_id": product["id"], "quantity": 2}]}).get_json()
-    return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
+    image = add_image(client, auth["admin"], product)
+    return {"images": image["id"], "{image_id}": "thumb",  # /api/images/{image_id}/{variant}
+            "users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
             "conversations": conversation["conversation_id"], "dashboard": "app.js",

@@ -6,6 +6,7 @@ from schemas.products import product_out
 from ..auth import can, catalog_reader, optional_user, requires
 from ..services import assistant, rate_limits
 from ..services.errors import Unauthorized
+from .product_views import product_images
 from .query_params import list_query, text
 from .request_body import load
 from .responses import json_response, record_response
@@ -37,7 +38,7 @@ def post_message():
             history = assistant.get_conversation(uow, data["conversation_id"], g.user,
                                                  continuing=True)["messages"]
         question, found, reply = assistant.answer(uow, message, cfg["CURRENCY"])
-    public = [product_out(p, staff=False, with_cost=False) for p in found]
+    public = [{**product_out(p, staff=False, with_cost=False), "images": product_images(p)} for p in found]
     engine = "builtin"
     if cfg["ASSISTANT_LLM_URL"]:  # outside any unit of work: the model may take seconds
         worded = assistant.ask_model(cfg["ASSISTANT_LLM_URL"], cfg["ASSISTANT_LLM_MODEL"],

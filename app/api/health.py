@@ -41,9 +41,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The store can be read and written."""
+    """The store, and the images' bytes (section 16), can be read and written."""
+    from ..storage.images import image_bytes
     try:
         store().check()
+        image_bytes(store()).check()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         current_app.logger.warning("readiness check failed: %s", exc)
         return problem(503, "Not ready", "The store cannot be read and written right now.",

@@ -1,6 +1,7 @@
 """Products as the caller may read and write them: every product answer goes through product_answer."""
-from flask import g
+from flask import g, request
 
+from schemas.images import images_out
 from schemas.products import product_out
 from ..auth import can, sees_cost
 from ..services.catalog import Writer
@@ -8,8 +9,15 @@ from ..services.catalog import Writer
 
 def product_answer(product):
     """The product as this caller may read it: staff get `review`, only those who may see
-    `cost` get it (never an editor, never an anonymous reader)."""
-    return product_out(product, staff=can("catalog.read_all"), with_cost=sees_cost())
+    `cost` get it (never an editor, never an anonymous reader); everyone gets its `images`."""
+    out = product_out(product, staff=can("catalog.read_all"), with_cost=sees_cost())
+    return {**out, "images": product_images(product)}
+
+
+def product_images(product, key=None):
+    """Section 16: a product's `images` with absolute urls for this request (a storefront answer
+    passes its key, so each url opens the image whatever SHOP_PUBLIC_CATALOG says)."""
+    return images_out(product, request.host_url, key)
 
 
 def sort_fields(fields):

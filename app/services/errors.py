@@ -216,3 +216,24 @@ class OverReceipt(Conflict):
 
     code = "over_receipt"
     title = "More received than outstanding"
+
+
+# ---- section 16: product images
+
+class UnsupportedImage(DomainError):
+    """Not a JPEG, PNG or WebP that Pillow opens (415)."""
+
+    code = "unsupported_image"
+    title = "Unsupported image"
+
+
+class TooManyImages(Conflict):
+    code = "too_many_images"
+    title = "Too many images"
+
+
+class DuplicateImage(Conflict):
+    """The product already has an image of these bytes; `image_id` names it."""
+
+    code = "duplicate_image"
+    title = "Duplicate image"

@@ -10,10 +10,15 @@ def open_store(config):
     url = config.get("DATABASE_URL")
     if url:
         from .postgres import PostgresStore
-        return PostgresStore(url, schema=config.get("DATABASE_SCHEMA"))
-    from .jsonfile import JsonFileStore
-    return JsonFileStore(config["DATA_DIR"], lock_timeout=float(config["LOCK_TIMEOUT"]),
-                         compact_bytes=int(config["JOURNAL_COMPACT_BYTES"]))
+        store = PostgresStore(url, schema=config.get("DATABASE_SCHEMA"))
+    else:
+        from .jsonfile import JsonFileStore
+        store = JsonFileStore(config["DATA_DIR"], lock_timeout=float(config["LOCK_TIMEOUT"]),
+                              compact_bytes=int(config["JOURNAL_COMPACT_BYTES"]))
+    # section 16: the images' bytes, beside the store unless SHOP_IMAGE_DIR names a shared folder
+    from .images import image_bytes_for
+    store.image_bytes = image_bytes_for(store, config.get("IMAGE_DIR"), getattr(store, "schema", None))
+    return store
 
 
 def read_or_create_secret(data_dir):

@@ -137,7 +137,8 @@ DECLARED = [
         F("description"), F("category"), F("price", "money"), F("cost", "money"), F("stock", "int"),
         F("low_stock_threshold", "int"), F("status"), *stamps(),
         F("category_id"), F("review", "json"),  # section 14: the category tree, the review history
-        F("on_order", "int"), F("reorder_quantity", "int")],  # section 10: open purchase orders, reorder
+        F("on_order", "int"), F("reorder_quantity", "int"),  # section 10: open purchase orders, reorder
+        F("images", "json", optional=True)],  # section 16: a copy of its image records, by position
         unique=(Unique("sku", "lower"), Unique("barcode", "code", sql="barcode_key"),
                 Unique("isbn", "exact")),
         lookups={"category_id": "in_category"},
@@ -271,6 +272,11 @@ DECLARED = [
         indexes=(Index(("status", "id"), name="purchase_orders_status_idx"),
                  Index(("vendor_id", "id"), name="purchase_orders_vendor_idx"),
                  Index(("created_at",), name="purchase_orders_created_idx"))),
+    # ---- section 16: product images (their bytes live apart: app/storage/images.py)
+    Collection("images", [
+        F("id"), F("product_id"), F("position", "int32"), F("alt"), F("width", "int32"),
+        F("height", "int32"), F("content_type"), F("bytes", "int"), F("sha256"), *stamps()],
+        lookups={"product_id": "for_product", "sha256": "with_sha256"}),
     # ---- section 12: the audit log, one entry per change, sign-in and refusal (see app/api/audit.py);
     # actor_id (the actor's user or storefront key id) is kept flat for its filter, never shown
     Collection("audit", [

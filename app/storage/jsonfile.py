@@ -779,6 +779,10 @@ class JsonFileStore:
                 names = [f"{c}.json" for c in COLLECTIONS] + [JOURNAL, "secret.key"]
                 names += [os.path.join("logs", log_name, f"{n:06d}.jsonl") for log_name in LOGS
                           for n in self.log_files.segments(log_name)]
+                # section 16: images' bytes never change under their name, so a plain copy is consistent
+                from .images import IMAGE_FOLDER, FileImageBytes
+                names += [os.path.join(IMAGE_FOLDER, name) for name, _ in
+                          FileImageBytes(os.path.join(self.dir, IMAGE_FOLDER)).names() if not name.endswith(".tmp")]
                 copied = []
                 for name in names:
                     os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)

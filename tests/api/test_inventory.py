@@ -33,7 +33,7 @@ def test_create_product_is_201_with_location_and_every_field(client, auth):
     assert resp.headers["ETag"] == '"1"'
     assert set(product) == {"id", "sku", "title", "kind", "author", "isbn", "barcode", "description",
                             "category_id", "category", "price", "cost", "stock", "low_stock_threshold",
-                            "on_order", "reorder_quantity", "status", "review", "created_at", "updated_at",
+                            "on_order", "reorder_quantity", "status", "review", "images", "created_at", "updated_at",
                             "version"}
     assert (product["price"], product["cost"], product["stock"], product["kind"],
             product["status"]) == ("8.50", "3.00", 4, "general", "active")

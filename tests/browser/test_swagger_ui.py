@@ -1,9 +1,12 @@
 """Swagger UI in a real headless Chromium: Authorize with a token, then Try it out against the API."""
 import pytest
 
+from tests.factories import create_product, picture
+
 from .pages import needs_chromium
 
 from selenium.webdriver.common.by import By  # noqa: E402  (pages skips the module without selenium)
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -69,3 +72,37 @@ def test_every_tag_section_renders_its_operations(live_server, watch):
                  "/api/deliveries/{id}/status"):
         assert any(path in s for s in summaries), f"{path} not shown in Swagger UI"
     assert not browser.find_elements(By.CSS_SELECTOR, ".errors-wrapper"), "the spec has errors"
+
+
+def test_try_it_out_uploads_a_product_image_from_a_file(live_server, watch, tokens, client, auth, tmp_path):
+    """Section 16: the upload is documented as multipart/form-data, so Swagger UI offers a file picker."""
+    product = create_product(client, auth["manager"])
+    cover = tmp_path / "cover.jpg"
+    cover.write_bytes(picture((120, 180)))
+    browser = watch.open(f"{live_server}/apidocs/")
+    wait = WebDriverWait(browser, 20)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
+    _click(browser, wait, ".auth-wrapper .authorize")
+    token_input = wait.until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, ".modal-ux input[type=text], .modal-ux input[type=password]")))
+    token_input.send_keys(tokens["manager"]["access_token"])
+    _click(browser, wait, ".modal-ux .auth-btn-wrapper .authorize")
+    _click(browser, wait, ".modal-ux .btn-done")
+
+    block_id = "operations-images-uploadProductImage"
+    block = wait.until(EC.presence_of_element_located((By.ID, block_id)))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", block)
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    _click(browser, wait, f"#{block_id} .try-out__btn")
+    path_input = wait.until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, f"#{block_id} tr[data-param-name='id'] input")))
+    path_input.send_keys(Keys.CONTROL, "a")  # over the spec's example id
+    path_input.send_keys(product["id"])
+    file_input = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#{block_id} input[type=file]")))
+    file_input.send_keys(str(cover))
+    _click(browser, wait, f"#{block_id} .execute")
+    status = wait.until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, f"#{block_id} .live-responses-table tr.response .response-col_status")))
+    assert status.text.strip() == "201"
+    images = client.get(f"/api/products/{product['id']}/images", headers=auth["viewer"]).get_json()["items"]
+    assert [(i["width"], i["height"]) for i in images] == [(120, 180)]

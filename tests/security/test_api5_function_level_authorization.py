@@ -9,7 +9,7 @@ empty body, so a route that validates or acts before it checks the role fails he
 """
 import pytest
 
-from tests.factories import create_product, one_of_every_kind, place_order
+from tests.factories import add_image, create_product, one_of_every_kind, place_order
 
 from .spec import operations
 
@@ -138,6 +138,13 @@ EXPECTED_ROLES = {
     "cancelPurchaseOrder": CATALOG,
     "getPurchasingSuggestions": STAFF,
     "draftFromSuggestions": CATALOG,
+    # section 16: product images (the editor: tests/api/test_images.py)
+    "listProductImages": PUBLIC_CATALOG,
+    "uploadProductImage": CATALOG,
+    "getProductImage": PUBLIC_CATALOG,
+    "updateProductImage": CATALOG,
+    "deleteProductImage": CATALOG,
+    "getImageFile": PUBLIC_CATALOG,
 }
 
 SPEC_OPERATIONS = operations()
@@ -225,8 +232,10 @@ def test_without_a_public_catalog_anonymous_reads_are_refused(make_app, auth, op
     category = client.post("/api/categories", json={"name": "Hidden"}, headers=auth["admin"]).get_json()
     conversation = client.post("/api/assistant/messages", json={"message": "any books?"},
                                headers=auth["admin"]).get_json()
+    image = add_image(client, auth["admin"], product)
     records = {"products": product["id"], "books": product["id"], "barcodes": product["sku"],
-               "categories": category["id"], "conversations": conversation["conversation_id"]}
+               "categories": category["id"], "conversations": conversation["conversation_id"],
+               "images": image["id"], "{image_id}": "thumb"}
     check_every_role(client, auth, records, op, public_catalog=False)
 
 
