@@ -280,3 +280,20 @@ def test_a_reset_asked_for_is_audited_when_acted_upon_and_its_confirmation_too(a
     assert done["changes"] == {"password": ["[redacted]", "[redacted]"]}
     text = client.get("/api/audit-log?format=csv", headers=auth["admin"]).get_data(as_text=True)
     assert token not in text
+
+
+def test_images_landed_beside_the_log_and_are_audited_on_their_product(client, auth):
+    from tests.factories import add_image
+    product = create_product(client, auth["manager"])
+    image = add_image(client, auth["manager"], product)
+    client.patch(f"/api/products/{product['id']}/images/{image['id']}", json={"alt": "Back cover"},
+                 headers=auth["manager"])
+    client.delete(f"/api/products/{product['id']}/images/{image['id']}", headers=auth["manager"])
+    removed, changed, added = entries(client, auth, resource_id=product["id"])[:3]
+    assert [e["action"] for e in (removed, changed, added)] == [
+        "product.image_remove", "product.image_update", "product.image_add"]
+    assert all(e["resource_type"] == "product" and e["details"] == {"image_id": image["id"]}
+               for e in (removed, changed, added))
+    assert changed["changes"] == {"alt": [image["alt"], "Back cover"]}
+    assert added["changes"]["position"] == [None, 1]
+    assert len(entries(client, auth, action="product.image_remove")) == 1
