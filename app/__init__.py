@@ -87,6 +87,9 @@ def _register_blueprints(app):
     from .web import bp as web
     app.register_blueprint(reports.bp)
     app.register_blueprint(web)
+    from .api import audit
+    app.register_blueprint(audit.bp)
+    audit.init_app(app)  # every request's commit carries its audit entry; every 403 writes one
 
 
 def _init_docs(app):

@@ -53,6 +53,8 @@ PERMISSIONS = {
     "vendors.contact": {"admin", "manager", "clerk"},
     # section 16: product images (an editor on the products it may edit: services.images)
     "images.write": {"admin", "manager", "editor"},
+    # section 12: the audit log
+    "audit.read": {"admin"},
 }
 
 

@@ -9,6 +9,7 @@ OPTIONAL = [
     ("scripts.bench_storage", "bench_backends", "the JSON and PostgreSQL backends side by side"),
     ("scripts.bench_http", "main", "HTTP: Backroom beside the Flask floor, the fsync floor and json-server"),
     ("scripts.bench_images", "main", "product images: GET .../thumb beside a file floor, a 4000 x 3000 upload"),
+    ("scripts.bench_audit", "bench_audit", "POST /api/orders with 1,000,000 audit entries beside none"),
 ]
 
 

@@ -127,4 +127,9 @@ def one_of_every_kind(client, auth, users):
             "conversations": conversation["conversation_id"], "dashboard": "app.js",
             "locations": back["id"], "transfers": transfer["id"], "stock-counts": count["id"],
             "vendors": vendor["id"], "purchase-orders": purchase_order["id"],
-            "customers": customer["id"], "storefront-keys": storefront_key["id"], "shop": "app.js"}
+            "customers": customer["id"], "storefront-keys": storefront_key["id"], "shop": "app.js",
+            "audit-log": _newest_audit_entry(client, auth)}
+
+
+def _newest_audit_entry(client, auth):
+    return client.get("/api/audit-log?limit=1", headers=auth["admin"]).get_json()["items"][0]["id"]

@@ -7,6 +7,7 @@ from schemas.users import LoginSchema, PasswordChangeSchema, RefreshSchema, user
 from ..auth import requires, tokens
 from ..services import invites, password_reset, users
 from ..services.errors import InvalidInvite, InvalidToken, Unauthorized
+from .audit import describe, request_facts
 from .request_body import load, raw_body
 from .responses import json_response
 from .store import reader, write
@@ -29,8 +30,11 @@ def login():
         user = uow.users.find_by_username(data["username"])
     # the password hash is checked outside the store lock: it is slow on purpose
     if not users.verify_credentials(user, data["password"]):
+        describe("auth.login_failed", "user", user["id"] if user else None, changes=None,
+                 details={"username": data["username"]}, actor=None, status=401)
         write(users.record_failed_login, data["username"], address)
         raise Unauthorized("The username or password is wrong.")
+    describe("auth.login", "user", user["id"], changes=None, actor=user)
     session = write(users.start_session, user, data["username"], address,
                     refresh_ttl=current_app.config["REFRESH_TOKEN_TTL"])
     return json_response(_token_body(session, user))
@@ -53,6 +57,7 @@ def refresh():
 def logout():
     """Revoke this access token and its refresh token."""
     load(EmptySchema, optional=True)
+    describe("auth.logout", "user", g.user["id"], changes=None)
     write(users.end_session, g.session["id"])
     return Response(status=204)
 
@@ -69,6 +74,7 @@ def me():
 def change_password():
     """Change your password; your other sessions are signed out."""
     data = load(PasswordChangeSchema)
+    describe("auth.password_change", "user", g.user["id"])
     write(users.change_password, g.user["id"], g.session["id"], data["current_password"],
           data["new_password"])
     return Response(status=204)
@@ -95,7 +101,8 @@ def accept_invite():
 def ask_for_password_reset():
     """Ask for a reset token by mail: the same 202 whatever the account."""
     data = load(PasswordResetRequestSchema)
-    return json_response(write(password_reset.ask, data), 202)
+    facts = {k: v for k, v in request_facts(202).items() if k in ("method", "path", "status", "ip", "request_id")}
+    return json_response(write(password_reset.ask, data, facts), 202)
 
 
 @bp.post("/password-reset/confirm")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from ..storage.base import Query, new_id, timestamp
+from . import audit
 from . import categories as category_service
 from .errors import NotFound
 
@@ -368,7 +369,14 @@ def record_exchange(uow, conversation_id, user, message, reply, public_products)
     if conversation_id is None:
         conversation = {"id": new_conversation_id(), "user_id": user["id"] if user else None,
                         "messages": entries}
+        _audit_exchange(uow, "conversation.create", conversation["id"])
         return uow.conversations.add(conversation)
     conversation = get_conversation(uow, conversation_id, user, continuing=True)
     conversation["messages"] = list(conversation.get("messages") or []) + entries
+    _audit_exchange(uow, "conversation.update", conversation["id"])
     return uow.conversations.update(conversation)
+
+
+def _audit_exchange(uow, action, conversation_id):
+    # the audit entry names the conversation; its messages are the conversation's to keep, not the log's
+    audit.describe(uow, action, "conversation", conversation_id, changes=None)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from schemas.users import user_out
 
 from ..storage.base import Query, new_id, timestamp
-from . import mail, throttle
+from . import audit, mail, throttle
 from . import users as user_service
 from .errors import InvalidInvite, InvalidTransition, NotFound, ValidationFailed
 
@@ -150,4 +150,5 @@ def accept_invite(uow, data, address, refresh_ttl=None):
     uow.invites.update(invite)
     session = user_service.start_session(uow, user, refresh_ttl=refresh_ttl)
     uow.events.add("user.created", user_out(user))
+    audit.describe(uow, "invite.accept", "invite", invite["id"], actor=user)
     return session, user, invite

@@ -4,7 +4,7 @@ import re
 
 from ..storage.base import Query, UniqueViolation, level_key, new_id, timestamp
 from ..storage.repositories import evaluate
-from . import stock
+from . import audit, stock
 from .errors import (DefaultLocation, DuplicateValue, InvalidTransition, LocationArchived,
                      LocationInUse, LocationNotEmpty, NotFound, ValidationFailed)
 from .users import check_version
@@ -293,4 +293,5 @@ def create_count(uow, location_id, data, user_id):
                                "expected": expected, "counted": item["counted"], "delta": delta})
     uow.stock_counts.add(count)
     uow.events.add("stock_count.created", count)
+    audit.describe(uow, "stock_count.create", "stock_count", count["id"])
     return count

@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from ..storage.base import Query, new_id, timestamp
-from . import invites, mail, throttle
+from . import audit, invites, mail, throttle
 from . import users as user_service
 from .errors import InvalidToken
 
@@ -23,10 +23,14 @@ def token_hash(token):
     return hashlib.sha256(str(token).encode()).hexdigest()
 
 
-def ask(uow, data):
+def ask(uow, data, request=None):
     """The request itself only queues the work: the answer and its time are the same whatever
-    the account (the background process looks the account up)."""
-    uow.jobs.enqueue("password_reset.request", {k: data[k] for k in ("email", "username") if k in data})
+    the account (the background process looks the account up). request: what the audit entry
+    of a request acted upon says of it (method, path, status, ip, request_id)."""
+    payload = {k: data[k] for k in ("email", "username") if k in data}
+    if request is not None:
+        payload["request"] = request
+    uow.jobs.enqueue("password_reset.request", payload)
     return ANSWER
 
 
@@ -59,6 +63,9 @@ def act_on_request(uow, payload, shop_name, ttl_seconds):
                 "Send it with your new password to POST /api/auth/password-reset/confirm. "
                 "If you did not ask, ignore this message: your password stays as it is.\n")
         mail.queue_message(uow, "password_reset", user["email"], f"Reset your password at {shop_name}", text)
+        # acted upon: the audit entry of the request, written now, in this unit of work
+        uow.audit.append(audit.entry("auth.password_reset_request", "user", user["id"],
+                                     request=payload.get("request")))
         queued += 1
     return queued
 
@@ -94,5 +101,6 @@ def confirm(uow, token, new_password):
     record["used_at"] = timestamp()
     uow.reset_tokens.update(record)
     user_service.void_reset_tokens(uow, user["id"])
+    audit.describe(uow, "auth.password_reset", "user", user["id"], actor=user)
     return user
 

@@ -4,6 +4,7 @@ A product has a quantity at every location (uow.stock_levels) and its `stock` is
 uow.products.change_stock moves both together, never below zero at the location.
 """
 from ..storage.base import level_key, new_id, timestamp
+from . import audit
 from .codes import lookup_forms
 from .errors import InsufficientStock, NotFound, ValidationFailed
 
@@ -115,8 +116,15 @@ def adjust_stock(uow, product_id, delta, reason, note=None, ref=None, user_id=No
     if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
         raise ValidationFailed(errors={"delta": ["Must be a non-zero integer."]})
     location = stock_location(uow, location_id)
-    _, movement = change_stock(uow, product_id, delta, reason, ref, note, user_id, location["id"])
+    updated, movement = change_stock(uow, product_id, delta, reason, ref, note, user_id, location["id"])
+    _audit_stock(uow, updated, delta)
     return movement
+
+
+def _audit_stock(uow, product, delta):
+    """Adjusting and receiving are product.adjust_stock in the audit log, changes {stock: [old, new]}."""
+    audit.describe(uow, "product.adjust_stock", "product", product["id"],
+                   changes={"stock": [product["stock"] - delta, product["stock"]]})
 
 
 def resolve_lines(uow, items, field="items", refuse_archived="sold"):
@@ -171,6 +179,7 @@ def receive_stock(uow, code, quantity, note=None, user_id=None, location_id=None
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
         raise ValidationFailed(errors={"quantity": ["Must be a positive integer."]})
     location = stock_location(uow, location_id)
-    _, movement = change_stock(uow, product["id"], quantity, "received", None, note, user_id,
-                               location["id"])
+    updated, movement = change_stock(uow, product["id"], quantity, "received", None, note, user_id,
+                                     location["id"])
+    _audit_stock(uow, updated, quantity)
     return movement

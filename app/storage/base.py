@@ -11,6 +11,15 @@ from .declarations import DECLARED
 COLLECTIONS = tuple(c.name for c in DECLARED if not c.log)
 LOGS = tuple(c.name for c in DECLARED if c.log)
 
+class _Unknown:
+    """How a changed record was before, when the backend did not see it (never read with its lock)."""
+
+    def __repr__(self):
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 # base64's RFC 4648 base32 alphabet, position by position, to Crockford's (lower case)
 _TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())

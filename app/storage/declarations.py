@@ -8,7 +8,7 @@ repository subclass for a query that needs hand-written code; nothing else.
 
 A Field names one key of a record and the kind of column that holds it exactly:
   text, int (64 bits), int32, bool, money (NUMERIC(12,2) as "12.50"), ts (timestamptz as
-  "2026-11-21T10:15:00Z"), date ("YYYY-MM-DD"), json (anything, in a json column), floats (a
+  "2026-11-21T10:15:00Z"), ts_ms (timestamptz to the millisecond, "2026-11-21T10:15:00.123Z"), date ("YYYY-MM-DD"), json (anything, in a json column), floats (a
   float8[]), struct (an object spread over `parts` columns), children (a list of objects kept
   as rows of a child table).
 A value a column cannot hold exactly, and any key no field names, rides along in the row's
@@ -292,6 +292,19 @@ DECLARED = [
         F("id"), F("product_id"), F("position", "int32"), F("alt"), F("width", "int32"),
         F("height", "int32"), F("content_type"), F("bytes", "int"), F("sha256"), *stamps()],
         lookups={"product_id": "for_product", "sha256": "with_sha256"}),
+    # ---- section 12: the audit log, one entry per change, sign-in and refusal (see app/api/audit.py);
+    # actor_id (the actor's user or storefront key id) is kept flat for its filter, never shown
+    Collection("audit", [
+        F("id"), F("at", "ts_ms"), F("actor", "json"), F("actor_id"), F("action"), F("resource_type"),
+        F("resource_id"), F("changes", "json"), F("details", "json"), F("method"), F("path"),
+        F("status", "int32"), F("ip"), F("request_id")],
+        attr="audit", table="audit_log", log=True,
+        indexes=(Index(("actor_id", "id"), name="audit_log_actor_idx"),
+                 Index(("action", "id"), name="audit_log_action_idx"),
+                 Index(("resource_type", "resource_id", "id"), name="audit_log_resource_idx"),
+                 Index(("resource_id", "id"), name="audit_log_resource_id_idx"),
+                 Index(("request_id",), name="audit_log_request_idx"),
+                 Index(("at",), name="audit_log_at_idx"))),
 ]
 
 COLLECTIONS = {c.name: c for c in DECLARED}

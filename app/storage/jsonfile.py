@@ -122,6 +122,7 @@ def encode_snapshot(collection, tx, records):
 
 class JsonFileStore:
     name = "json"
+    on_commit = None  # called with each writing unit of work just before it commits (the audit log)
 
     def __init__(self, data_dir, lock_timeout=10.0, compact_bytes=DEFAULT_COMPACT_BYTES):
         self.dir = os.path.abspath(data_dir)

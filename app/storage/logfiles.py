@@ -71,12 +71,14 @@ class LogFiles:
         finally:
             os.close(fd)
 
-    def newest_first(self, log, position):
-        """Every committed entry of a log, newest first, reading each segment from its end."""
+    def newest_first(self, log, position, single=False):
+        """Every committed entry of a log, newest first, reading each segment from its end
+        (single: that one segment alone)."""
         if position is None:
             return
         segment, end = position["segment"], position["size"]
-        while segment >= 1:
+        last = segment if single else 1
+        while segment >= last:
             if end is None:
                 try:
                     end = os.path.getsize(self.path(log, segment))
@@ -118,6 +120,47 @@ class LogFiles:
                 return list(reversed(kept))
             kept.append(entry)
         return None
+
+    def find(self, log, position, entry_id):
+        """The committed entry with this id, or None. Ids begin with the millisecond they were
+        made in, and entries are written in commit order, so only the segments from the newest
+        one begun at or before that millisecond back to the first one begun before it are read;
+        an id not met there (or a log whose ids carry no time) is looked for in them all."""
+        if position is None or not isinstance(entry_id, str):
+            return None
+        wanted = entry_id[:10]
+        for segment in range(position["segment"], 0, -1):
+            if segment == position["segment"] and not position["size"]:
+                continue  # begun, but nothing in it committed yet
+            first = self._first_line(log, segment)
+            if first is None:
+                continue
+            begun = first.get("id", "")[:10] if isinstance(first, dict) else ""
+            if begun > wanted:
+                continue  # begun after that millisecond
+            end = position["size"] if segment == position["segment"] else None
+            for entry in self.newest_first(log, {"segment": segment, "size": end}, single=True):
+                if entry["id"] == entry_id:
+                    return entry
+            if begun < wanted:
+                break  # every older segment ended before that millisecond
+        for entry in self.newest_first(log, position):
+            if entry["id"] == entry_id:
+                return entry
+        return None
+
+    def _first_line(self, log, segment):
+        data = self._read(log, segment, 0, 4096)
+        while data and b"\n" not in data and len(data) % 4096 == 0:
+            more = self._read(log, segment, len(data), len(data) + 65536)
+            if not more:
+                break
+            data += more
+        line = data.split(b"\n", 1)[0]
+        try:
+            return codec.loads(line) if line else None
+        except ValueError:
+            return None
 
     def segments(self, log):
         folder = os.path.join(self.folder, log)
@@ -162,6 +205,9 @@ class JsonLogs:
     def count(self, log):
         position = self.position(log)
         return position["value"] if position else 0
+
+    def find(self, log, entry_id):
+        return self.files.find(log, self.position(log), entry_id)
 
     def after(self, log, entry_id, limit):
         return self.files.after(log, self.position(log), entry_id, limit)

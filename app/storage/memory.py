@@ -110,6 +110,9 @@ class MemoryLogs:
     def count(self, collection):
         return len(self.entries[collection])
 
+    def find(self, collection, entry_id):
+        return next((r for r in self.entries[collection] if r["id"] == entry_id), None)
+
 
 class Transaction:
     """Reads see committed state plus this transaction's own writes; writes stay staged until commit."""
@@ -244,6 +247,13 @@ class Transaction:
             if c == collection:
                 yield r
 
+    def log_find(self, collection, entry_id):
+        """A log's entry by id: this transaction's own appends, then the committed ones."""
+        for c, r in self.appends:
+            if c == collection and r["id"] == entry_id:
+                return r
+        return self.logs.find(collection, entry_id)
+
     def log_count(self, collection):
         return self.logs.count(collection) + sum(1 for c, _ in self.appends if c == collection)
 
@@ -255,6 +265,7 @@ class MemoryStore:
     """The store without files: one process, a thread lock. Used by unit tests."""
 
     name = "memory"
+    on_commit = None  # called with each writing unit of work just before it commits (the audit log)
 
     def __init__(self):
         self.tables = Tables()

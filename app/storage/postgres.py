@@ -42,21 +42,24 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id, timestamp
+from .base import (UNKNOWN, LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id,
+                   timestamp)
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
 from .repositories import (MovementRepository, OrderRepository, ProductRepository, PurchaseOrderRepository,
-                           StockCountRepository, TransferRepository, day_starts, entries_after, evaluate, every_match,
-                           movement_totals, page_log)
+                           StockCountRepository, TransferRepository, clone, day_starts, entries_after, evaluate,
+                           every_match, movement_totals, page_log)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_TS_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONEY = re.compile(r"^-?(?:0|[1-9]\d{0,9})\.\d{2}$")
 _JSON_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TS_TEXT = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+TS_MS_TEXT = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
 ABSENT = "__absent__"  # in `extra`: fields the record did not have at all (not even null)
 KEY_ORDER = "__keys__"  # in `extra`: the record's order of keys, when not the table's usual one
 
@@ -90,6 +93,16 @@ def _is_moment(v):
     return True
 
 
+def _is_moment_ms(v):
+    if not (isinstance(v, str) and _TS_MS.match(v)):
+        return False
+    try:
+        datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:
+        return False
+    return True
+
+
 def _is_date(v):
     if not (isinstance(v, str) and _DATE.match(v)):
         return False
@@ -113,6 +126,7 @@ class Kind:
 
 
 _MOMENT_OUT = "to_char({c} AT TIME ZONE 'UTC', " + TS_TEXT + ")"
+_MOMENT_MS_OUT = "to_char({c} AT TIME ZONE 'UTC', " + TS_MS_TEXT + ")"
 KINDS = {
     "text": Kind(_is_text, text="{c}", stringy=True),
     "int": Kind(_is_int, text="NULLIF({c}, 0)::text"),
@@ -120,12 +134,13 @@ KINDS = {
     "bool": Kind(lambda v: isinstance(v, bool), text="CASE WHEN {c} THEN 'True' END"),
     "money": Kind(_is_money, "%s::numeric", "{c}::text", "{c}::text", stringy=True),
     "ts": Kind(_is_moment, "%s::timestamptz", _MOMENT_OUT, _MOMENT_OUT, stringy=True),
+    "ts_ms": Kind(_is_moment_ms, "%s::timestamptz", _MOMENT_MS_OUT, _MOMENT_MS_OUT, stringy=True),
     "date": Kind(_is_date, "%s::date", "to_char({c}, 'YYYY-MM-DD')", "to_char({c}, 'YYYY-MM-DD')",
                  stringy=True),
     "json": Kind(lambda v: True, text="({c} #>> '{}')"),
     "floats": Kind(lambda v: isinstance(v, list) and all(type(x) is float for x in v), "%s::float8[]"),
 }
-SIMPLE = ("text", "int", "int32", "bool", "money", "ts", "date")
+SIMPLE = ("text", "int", "int32", "bool", "money", "ts", "ts_ms", "date")
 
 
 def _sql(template, column):
@@ -434,6 +449,12 @@ class PgRepository:
         records = [self.shape.decode(row) for row in self.uow.rows(query, params)]
         for record in records:
             self.uow.remember(self.shape, record)
+        if lock and not self.uow.readonly:  # read to be changed: how it was, for the audit log
+            before = self.uow.before
+            for record in records:
+                key = (self.decl.name, record["id"])
+                if key not in before:
+                    before[key] = clone(record)
         return records
 
     def _first(self, where, params):
@@ -620,6 +641,7 @@ class PgRepository:
         with self.uow.savepoint(self.guarded):
             self.uow.run(self.shape.insert_sql, params)
             self._write_lines(record, lines, replace=False)
+        self.uow.wrote(self.decl.name, record["id"], record, created=True)
 
     def update(self, record):
         """Store a changed record: its version grows by one and updated_at moves."""
@@ -633,17 +655,20 @@ class PgRepository:
             if self.shape.versioned:
                 record["version"] = found[0][0]
             self._write_lines(record, lines, replace=True)
+        self.uow.wrote(self.decl.name, record["id"], record)
         return record
 
     def save(self, record):
         """Store a record by its id as it is (created or replaced; no stamps): keyed records."""
         params, lines = self.shape.encode(record)
         self.uow.run(self.shape.upsert_sql, params)
+        self.uow.wrote(self.decl.name, record["id"], record)
         return record
 
     def delete(self, record_id):
         if _usable(record_id):
             self.uow.run(f"DELETE FROM {self.shape.table} WHERE id = %s", (record_id,))
+            self.uow.wrote(self.decl.name, record_id, None)
 
     def purge_before(self, cutoff, field="created_at"):
         """Forget the records whose `field` (a timestamp) is before cutoff."""
@@ -732,7 +757,9 @@ class PgProductRepository(PgRepository):
         newest = self.uow.rows("SELECT max(id) FROM stock_movements WHERE product_id = %s", (product_id,))
         if newest and newest[0][0]:
             ids_after(newest[0][0])
-        return PRODUCTS.decode(rows[0]), level[0][0]
+        product = PRODUCTS.decode(rows[0])
+        self.uow.wrote("products", product_id, product)
+        return product, level[0][0]
 
 
 class PgStockLevelRepository(PgRepository):
@@ -1018,7 +1045,8 @@ class PgLogRepository:
     def _order(self):
         return "t.id"
 
-    def list(self, query):
+    def _where(self, query):
+        """(where, params) meaning what page_log means, or None when nothing can match."""
         repository = PgRepository.__new__(PgRepository)
         repository.uow, repository.decl, repository.shape = self.uow, self.decl, self.shape
         repository.numeric, repository.special, repository.sql_special = (), self.special, self.sql_special
@@ -1032,16 +1060,24 @@ class PgLogRepository:
                     extra.append((op, bound))
             plan = repository._plan(query)
             if plan is None:
-                return [], 0
-            where, params, order = plan
+                return None
+            where, params, _ = plan
+            to_the_ms = self.shape.by_name[self.time_field].kind == "ts_ms"
             for op, bound in extra:
-                where += f" AND t.{self.time_field} {op} %s::timestamptz"
+                if op == "<=" and to_the_ms:  # a bound to the second holds that whole second
+                    where += f" AND t.{self.time_field} < %s::timestamptz + interval '1 second'"
+                else:
+                    where += f" AND t.{self.time_field} {op} %s::timestamptz"
                 params = [*params, bound]
-        else:
-            plan = repository._plan(query)
-            if plan is None:
-                return [], 0
-            where, params, order = plan
+            return where, params
+        plan = repository._plan(query)
+        return None if plan is None else plan[:2]
+
+    def list(self, query):
+        found = self._where(query)
+        if found is None:
+            return [], 0
+        where, params = found
         newest_first = not query.sort or query.sort[0][1]
         direction = "DESC" if newest_first else "ASC"
         rows = self.uow.rows(
@@ -1050,6 +1086,30 @@ class PgLogRepository:
         total = rows[0][-1] if rows else (self.uow.rows(
             f"SELECT count(*) FROM {self.shape.table} t WHERE {where}", params)[0][0] if query.offset else 0)
         return [self.shape.decode(r[:-1]) for r in rows], total
+
+    def iterate(self, query, limit=None, batch=500):
+        """Every entry the query matches, in its order, fetched a batch at a time by id (a CSV
+        export of a long log: neither the worker nor one query holds it whole)."""
+        found = self._where(query)
+        if found is None:
+            return
+        where, params = found
+        newest_first = not query.sort or query.sort[0][1]
+        direction, step = ("DESC", "<") if newest_first else ("ASC", ">")
+        last, sent = None, 0
+        while limit is None or sent < limit:
+            size = batch if limit is None else min(batch, limit - sent)
+            after = "" if last is None else f" AND t.id {step} %s"
+            rows = self.uow.rows(
+                f"SELECT {self.shape.select_t} FROM {self.shape.table} t WHERE {where}{after} "
+                f"ORDER BY t.id {direction} LIMIT %s", [*params, *([] if last is None else [last]), size])
+            for row in rows:
+                entry = self.shape.decode(row)
+                last = entry["id"]
+                sent += 1
+                yield entry
+            if len(rows) < size:
+                return
 
     def after(self, entry_id, limit=100):
         order = self._order()
@@ -1068,6 +1128,13 @@ class PgLogRepository:
 
     def count(self):
         return self.uow.rows(f"SELECT count(*) FROM {self.shape.table}")[0][0]
+
+
+class PgAuditLog(PgLogRepository):
+    """The audit log (section 12): a table with an index per filter, read newest first by id."""
+
+    collection = "audit"
+    time_field = "at"
 
 
 class PgEventLog(PgLogRepository):
@@ -1110,7 +1177,7 @@ class PgEventLog(PgLogRepository):
 
 SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
-            PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog,
+            PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog, PgAuditLog,
             PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
             PgStockCountRepository, PgPurchaseOrderRepository)}
 
@@ -1136,11 +1203,18 @@ class PgUnitOfWork:
         self.known = {}  # (table, id, field) -> child rows as last read or written, to skip rewriting them
         self.pending_events = []  # recorded by uow.events.add, written at commit (PgEventLog)
         self._made = []
+        self._reset_audit()
+
+    def _reset_audit(self):
+        # for the audit log: each record as first read to be changed (None: made here), each
+        # record as last written (None: deleted), and what services say the entry is
+        self.before, self.written, self.audit_notes = {}, {}, []
 
     def __enter__(self):
         self.conn = self.store.checkout(self.readonly)
         self.known = {}
         self.pending_events = []
+        self._reset_audit()
         for name in self._made:  # repositories of an earlier use of this unit of work
             del self.__dict__[name]
         self._made = []
@@ -1167,9 +1241,25 @@ class PgUnitOfWork:
     def version_of(self, collection):
         return None
 
+    def wrote(self, collection, record_id, record, created=False):
+        key = (collection, record_id)
+        if created and key not in self.before:
+            self.before[key] = None
+        self.written[key] = record
+
+    def changed_records(self):
+        """[(collection, id, before, after)] for every record this unit of work wrote, in the
+        order first written: before None for a new record (UNKNOWN when it was not read with
+        its lock first), after None for a deleted one."""
+        before = self.before
+        return [(c, rid, before.get((c, rid), UNKNOWN), rec) for (c, rid), rec in self.written.items()]
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")
+        hook = self.store.on_commit
+        if hook is not None:  # the audit entry of a request, appended to this same commit
+            hook(self)
         if self.pending_events:
             self.events.write_pending()
         with translated():
@@ -1316,7 +1406,7 @@ def connect(url, schema=None, autocommit=False, lock_timeout=10.0):
 # ---- tables and indexes from the declarations -------------------------------------------------
 
 COLUMN_TYPES = {"text": "text", "int": "bigint", "int32": "integer", "bool": "boolean",
-                "money": "numeric(12, 2)", "ts": "timestamptz", "date": "date", "json": "json",
+                "money": "numeric(12, 2)", "ts": "timestamptz", "ts_ms": "timestamptz", "date": "date", "json": "json",
                 "floats": "double precision[]"}
 
 
@@ -1439,6 +1529,7 @@ class PostgresStore:
     """The store in a PostgreSQL database (optionally in one schema of it)."""
 
     name = "postgres"
+    on_commit = None  # called with each writing unit of work just before it commits (the audit log)
 
     def __init__(self, url, schema=None, pool_size=4, lock_timeout=10.0, migrate_now=True):
         if not url:

@@ -109,6 +109,29 @@ def evaluate(records, query: Query, numeric=(), special=None, text_of=None):
     return matched[start:stop], total
 
 
+def log_matches(entries, query: Query, special=None, time_field="created_at"):
+    """Every entry of `entries` (in time order, either way) the query's filters, q and
+    since/until match, as a generator: a CSV export of a long log never holds it whole."""
+    preds = filter_predicates(query.filters, special or {})
+    if query.q:
+        needle, fields = query.q.lower(), query.q_fields
+        preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))
+    newest_first = not query.sort or query.sort[0][1]
+    since, until = query.since and query.since[:19], query.until and query.until[:19]
+    for r in entries:
+        moment = (r.get(time_field) or "")[:19]
+        if since and moment < since:
+            if newest_first:
+                return
+            continue
+        if until and moment > until:
+            if newest_first:
+                continue
+            return
+        if all(p(r) for p in preds):
+            yield r
+
+
 def page_log(entries, query: Query, special=None, time_field="created_at"):
     """A page of a log's entries, `entries` newest first (or oldest first when the query sorts by
     id ascending): filters, q, since/until on time_field; returns (page, total).
@@ -123,13 +146,15 @@ def page_log(entries, query: Query, special=None, time_field="created_at"):
     since, until = query.since, query.until
     start, stop = query.offset, query.offset + query.limit
     page, total = [], 0
+    # bounds are to the second ("...:00Z"); an entry's time may carry milliseconds ("...:00.123Z")
+    since, until = since and since[:19], until and until[:19]
     for r in entries:
-        moment = r.get(time_field) or ""
-        if since and moment[:20] < since:
+        moment = (r.get(time_field) or "")[:19]
+        if since and moment < since:
             if newest_first:
                 break
             continue
-        if until and moment[:20] > until:
+        if until and moment > until:
             if newest_first:
                 continue
             break
@@ -288,17 +313,28 @@ class LogRepository:
     def get(self, entry_id):
         if not isinstance(entry_id, str):
             return None
-        for r in self.tx.log_newest_first(self.collection):
-            if r["id"] == entry_id:
-                return clone(r)
-        return None
+        found = self.tx.log_find(self.collection, entry_id)
+        return clone(found) if found is not None else None
+
+    def _entries(self, query):
+        ascending = bool(query.sort) and not query.sort[0][1]
+        return (self.tx.log_oldest_first(self.collection) if ascending
+                else self.tx.log_newest_first(self.collection))
 
     def list(self, query: Query):
-        ascending = bool(query.sort) and not query.sort[0][1]
-        entries = (self.tx.log_oldest_first(self.collection) if ascending
-                   else self.tx.log_newest_first(self.collection))
+        entries = self._entries(query)
+        if not (query.filters or query.q or query.since or query.until):
+            # the whole log: its count is kept, so only the page itself is read
+            page = list(islice(entries, query.offset, query.offset + query.limit))
+            return [clone(r) for r in page], self.count()
         page, total = page_log(entries, query, self.special, self.time_field)
         return [clone(r) for r in page], total
+
+    def iterate(self, query: Query, limit=None):
+        """Every entry the query matches, in its order (a CSV export), read as it goes."""
+        found = log_matches(self._entries(query), query, self.special, self.time_field)
+        for entry in islice(found, limit):
+            yield clone(entry)
 
     def after(self, entry_id, limit=100):
         """Committed entries after entry_id, oldest first (see entries_after)."""
@@ -318,6 +354,19 @@ class EventLog(LogRepository):
     def add(self, event_type, data):
         return self.append({"id": "evt_" + new_id(), "type": event_type, "at": timestamp(),
                             "data": clone(data)})
+
+
+class AuditLog(LogRepository):
+    """The audit log (section 12): entries appended in the unit of work of what they record."""
+
+    collection = "audit"
+    time_field = "at"
+
+    def append(self, record):
+        """An entry as made by services.audit.entry: new objects, and the values of records this
+        unit of work wrote (never changed in place once stored), so it is kept without a copy."""
+        self.tx.append(self.collection, record)
+        return record
 
 
 class ProductRepository(Repository):
@@ -665,7 +714,7 @@ class IdempotencyRepository(Repository):
 
 SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
-            LoginAttemptRepository, IdempotencyRepository, EventLog, MovementRepository,
+            LoginAttemptRepository, IdempotencyRepository, EventLog, AuditLog, MovementRepository,
             StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository,
             PurchaseOrderRepository)}
 
@@ -687,10 +736,12 @@ class UnitOfWork:
         self.readonly = readonly
         self._cm = None
         self._made = []
+        self.audit_notes = []  # what services say the audit entry is (app/services/audit.py)
 
     def __enter__(self):
         self._cm = self.store.snapshot() if self.readonly else self.store.transaction()
         self.tx = self._cm.__enter__()
+        self.audit_notes = []
         if self._made:  # repositories of an earlier use hold its transaction
             for name in self._made:
                 del self.__dict__[name]
@@ -717,7 +768,16 @@ class UnitOfWork:
         """A token that changes with every commit that changes this collection; None when unknown."""
         return self.tx.version_of(collection)
 
+    def changed_records(self):
+        """[(collection, id, before, after)] for every record this unit of work wrote, in the
+        order first written: before None for a new record, after None for a deleted one."""
+        committed = self.tx.tables.records
+        return [(c, rid, committed[c].get(rid), rec) for (c, rid), rec in self.tx.writes.items()]
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")
+        hook = self.store.on_commit
+        if hook is not None:  # the audit entry of a request, appended to this same commit
+            hook(self)
         self.store.commit(self.tx)

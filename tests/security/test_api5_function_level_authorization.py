@@ -76,6 +76,8 @@ EXPECTED_ROLES = {
     "getInvite": ADMIN,
     "revokeInvite": ADMIN,
     "listOutbox": ADMIN,
+    "listAuditLog": ADMIN,
+    "getAuditEntry": ADMIN,
     # section 14: the catalog workflow, categories, the assistant (the editor: tests/api)
     "submitProduct": CATALOG,
     "approveProduct": CATALOG,
