@@ -109,6 +109,110 @@ def evaluate(records, query: Query, numeric=(), special=None, text_of=None):
     return matched[start:stop], total
 
 
+def _sort_key(fname, numeric):
+    if fname in numeric:
+        return lambda r, f=fname: (r.get(f) is None, _numeric(r.get(f)) if r.get(f) is not None else 0)
+    return lambda r, f=fname: (r.get(f) is None, r.get(f) if r.get(f) is not None else "")
+
+
+def sorted_records(records, sort, numeric=()):
+    """Every record in the order of sort ([(field, descending)], ties by creation order, as
+    evaluate orders them); records in creation order."""
+    sort = list(sort) or [("id", False)]
+    ordered = list(records)
+    if sort[0][1]:
+        ordered.reverse()
+    for fname, desc in reversed(sort):
+        if fname != "id":
+            ordered.sort(key=_sort_key(fname, numeric), reverse=desc)
+    return ordered
+
+
+KEPT_MOST = 96  # orders and matches kept per collection version (each a list of references)
+SEARCH_SEPARATORS = ("\x00", "\x1f")
+
+
+class Listing:
+    """What list queries derive from one version of a collection, built on first use and kept
+    (in the store's Tables, see memory.Transaction.derived) until a commit changes that
+    collection: its records in each asked-for sort's order, a search index per set of q fields
+    (the lower-cased texts of every record in one string, so `q` is one C-speed find per match),
+    and the ordered matches of each filter set asked for. A page is then a slice: a random offset,
+    a sort and a filter cost O(page) after the first request for them."""
+
+    def __init__(self, kept, records, numeric, special):
+        self.kept, self.records, self.numeric, self.special = kept, records, numeric, special
+
+    def ordered(self, sort):
+        key = ("order", repr(sort))
+        hit = self.kept.get(key)
+        if hit is None:
+            hit = self.kept[key] = sorted_records(self.records(), sort, self.numeric)
+        return hit
+
+    def positions(self, sort):
+        key = ("position", repr(sort))
+        hit = self.kept.get(key)
+        if hit is None:
+            hit = self.kept[key] = {id(r): n for n, r in enumerate(self.ordered(sort))}
+        return hit
+
+    def searched(self, needle, fields):
+        """The records whose text over fields holds needle (lower-cased), in creation order."""
+        key = ("text", tuple(fields))
+        index = self.kept.get(key)
+        if index is None:
+            records = list(self.records())
+            starts, texts, at = [], [], 0
+            for r in records:
+                text = "\x1f".join(str(_path(r, f) or "").lower() for f in fields)
+                starts.append(at)
+                texts.append(text)
+                at += len(text) + 1
+            index = self.kept[key] = ("\x00".join(texts), starts, records)
+        text, starts, records = index
+        hits, last = [], len(starts) - 1
+        at = text.find(needle)
+        while at != -1:
+            n = bisect_right(starts, at) - 1
+            hits.append(records[n])
+            if n == last:
+                break
+            at = text.find(needle, starts[n + 1])
+        return hits
+
+    def page(self, query: Query):
+        sort = tuple(tuple(s) for s in query.sort) or (("id", False),)
+        if len(self.kept) > KEPT_MOST:
+            self.kept.clear()
+        start, stop = query.offset, query.offset + query.limit
+        if not (query.filters or query.q or query.since or query.until):
+            ordered = self.ordered(sort)
+            return ordered[start:stop], len(ordered)
+        key = ("match", repr((query.filters, query.q, tuple(query.q_fields), query.since, query.until, sort)))
+        matched = self.kept.get(key)
+        if matched is None:
+            matched = self.kept[key] = self._match(query, sort)
+        return matched[start:stop], len(matched)
+
+    def _match(self, query, sort):
+        preds = filter_predicates(query.filters, self.special)
+        if query.since:
+            preds.append(lambda r, s=query.since: r["created_at"] >= s)
+        if query.until:
+            preds.append(lambda r, u=query.until: r["created_at"] <= u)
+        needle = query.q.lower() if query.q else None
+        if needle and not any(sep in needle for sep in SEARCH_SEPARATORS):
+            found = [r for r in self.searched(needle, query.q_fields) if all(p(r) for p in preds)]
+            position = self.positions(sort)
+            found.sort(key=lambda r: position[id(r)])
+            return found
+        if needle:  # a needle the index cannot look for: field by field, as evaluate does
+            fields = query.q_fields
+            preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))
+        return [r for r in self.ordered(sort) if all(p(r) for p in preds)]
+
+
 def page_log(entries, query: Query, special=None, time_field="created_at"):
     """A page of a log's entries, `entries` newest first (or oldest first when the query sorts by
     id ascending): filters, q, since/until on time_field; returns (page, total).
@@ -234,17 +338,14 @@ class Repository:
                 self.tx.delete(self.collection, rec["id"])
 
     def list(self, query: Query):
-        cache = self.tx.list_cache(self.collection)
-        key = (self.collection, repr(query))
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            page, total = hit
-        else:
-            text_of = self.tx.search_text(self.collection, query.q_fields) if query.q else None
-            page, total = evaluate(self.tx.scan(self.collection), query, self.numeric,
-                                   self.special, text_of)
-            if cache is not None:
-                cache[key] = (page, total)
+        derived = getattr(self.tx, "derived", None)
+        kept = derived(self.collection) if derived is not None else None
+        if kept is not None:  # the collection as last committed: its kept orders and matches
+            collection = self.collection
+            listing = Listing(kept, lambda: self.tx.scan(collection), self.numeric, self.special)
+            page, total = listing.page(query)
+        else:  # this transaction changed the collection: the records as it sees them
+            page, total = evaluate(self.tx.scan(self.collection), query, self.numeric, self.special)
         share = self.share
         return [share(r) for r in page], total
 
