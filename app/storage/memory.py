@@ -59,6 +59,8 @@ class Tables:
         table = self.records.get(collection)
         if table is None:
             return  # a log's entry in a journal line: logs are not kept in memory
+        if self.derived:
+            self.derived.pop(collection, None)  # built from the records as they were
         old = table.get(record_id)
         for fname, keyf in UNIQUE.get(collection, {}).items():
             if old is not None and record is not None and old.get(fname) == record.get(fname):

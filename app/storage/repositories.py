@@ -128,7 +128,9 @@ def sorted_records(records, sort, numeric=()):
     return ordered
 
 
-KEPT_MOST = 96  # orders and matches kept per collection version (each a list of references)
+KEPT_MOST = 256  # orders, indexes and matches kept per collection version
+KEPT_REFERENCES, KEPT_PER_RECORD = 50_000, 8  # and the references they may hold: 50,000 + 8 a record
+KEPT_SIZE = "\x00size"
 SEARCH_SEPARATORS = ("\x00", "\x1f")
 
 
@@ -143,18 +145,33 @@ class Listing:
     def __init__(self, kept, records, numeric, special):
         self.kept, self.records, self.numeric, self.special = kept, records, numeric, special
 
+    def _keep(self, key, value, size):
+        """Keep value under key (size: the references it holds), forgetting everything kept so far
+        when there would be too much: a worker's memory stays bounded however many sorts and
+        filters clients ask for."""
+        kept = self.kept
+        used = kept.get(KEPT_SIZE, 0) + size
+        if len(kept) > KEPT_MOST or used > KEPT_REFERENCES + KEPT_PER_RECORD * len(self.records()):
+            kept.clear()
+            used = size
+        kept[KEPT_SIZE] = used
+        kept[key] = value
+        return value
+
     def ordered(self, sort):
         key = ("order", repr(sort))
         hit = self.kept.get(key)
         if hit is None:
-            hit = self.kept[key] = sorted_records(self.records(), sort, self.numeric)
+            hit = sorted_records(self.records(), sort, self.numeric)
+            self._keep(key, hit, len(hit))
         return hit
 
     def positions(self, sort):
         key = ("position", repr(sort))
         hit = self.kept.get(key)
         if hit is None:
-            hit = self.kept[key] = {id(r): n for n, r in enumerate(self.ordered(sort))}
+            hit = {id(r): n for n, r in enumerate(self.ordered(sort))}
+            self._keep(key, hit, len(hit))
         return hit
 
     def searched(self, needle, fields):
@@ -169,7 +186,7 @@ class Listing:
                 starts.append(at)
                 texts.append(text)
                 at += len(text) + 1
-            index = self.kept[key] = ("\x00".join(texts), starts, records)
+            index = self._keep(key, ("\x00".join(texts), starts, records), 2 * len(records))
         text, starts, records = index
         hits, last = [], len(starts) - 1
         at = text.find(needle)
@@ -183,8 +200,6 @@ class Listing:
 
     def page(self, query: Query):
         sort = tuple(tuple(s) for s in query.sort) or (("id", False),)
-        if len(self.kept) > KEPT_MOST:
-            self.kept.clear()
         start, stop = query.offset, query.offset + query.limit
         if not (query.filters or query.q or query.since or query.until):
             ordered = self.ordered(sort)
@@ -192,7 +207,8 @@ class Listing:
         key = ("match", repr((query.filters, query.q, tuple(query.q_fields), query.since, query.until, sort)))
         matched = self.kept.get(key)
         if matched is None:
-            matched = self.kept[key] = self._match(query, sort)
+            matched = self._match(query, sort)
+            self._keep(key, matched, len(matched))
         return matched[start:stop], len(matched)
 
     def _match(self, query, sort):

@@ -2,6 +2,9 @@
 as a walk over all its records does (evaluate), and a commit to the collection is seen at once."""
 import random
 
+import pytest
+
+from app.storage import repositories
 from app.storage.base import Query
 from app.storage.memory import MemoryStore
 from app.storage.repositories import ProductRepository, Listing, evaluate
@@ -44,7 +47,12 @@ def _queries(rng):
                     offset=rng.choice((0, 3, 17, 100, 1000)))
 
 
-def test_kept_listing_answers_as_a_walk_of_every_record():
+@pytest.mark.parametrize("bounded", [False, True])
+def test_kept_listing_answers_as_a_walk_of_every_record(bounded, monkeypatch):
+    if bounded:  # what is kept is forgotten every few questions: the answers stay the same
+        monkeypatch.setattr(repositories, "KEPT_MOST", 3)
+        monkeypatch.setattr(repositories, "KEPT_REFERENCES", 0)
+        monkeypatch.setattr(repositories, "KEPT_PER_RECORD", 2)
     rng = random.Random(18)
     records = _products(300, rng)
     kept = {}
