@@ -1,5 +1,5 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from datetime import datetime, time, timedelta, timezone
@@ -198,12 +198,44 @@ class Listing:
             at = text.find(needle, starts[n + 1])
         return hits
 
+    def stamps(self):
+        """Every record's created_at in creation order, when they never go back in time (so since
+        and until are a range of it); else None."""
+        key = ("stamps",)
+        hit = self.kept.get(key)
+        if hit is None:
+            stamps = [r.get("created_at") for r in self.records()]
+            monotone = None not in stamps and all(a <= b for a, b in zip(stamps, stamps[1:]))
+            hit = self._keep(key, (stamps if monotone else None,), len(stamps))
+        return hit[0]
+
+    def _time_range(self, query):
+        """(lo, hi): the records in creation order whose created_at is within since/until are
+        those from lo to hi; None when created_at does not follow creation order."""
+        stamps = self.stamps()
+        if stamps is None:
+            return None
+        lo = bisect_left(stamps, query.since) if query.since else 0
+        hi = bisect_right(stamps, query.until) if query.until else len(stamps)
+        return lo, max(lo, hi)
+
     def page(self, query: Query):
         sort = tuple(tuple(s) for s in query.sort) or (("id", False),)
         start, stop = query.offset, query.offset + query.limit
         if not (query.filters or query.q or query.since or query.until):
             ordered = self.ordered(sort)
             return ordered[start:stop], len(ordered)
+        if (query.since or query.until) and not (query.filters or query.q) and len(sort) == 1 \
+                and sort[0][0] == "id":
+            # a time window in creation order: a range of the records, found by bisection
+            window = self._time_range(query)
+            if window is not None:
+                lo, hi = window
+                base = self.ordered((("id", False),))
+                if not sort[0][1]:
+                    return base[min(lo + start, hi):min(lo + stop, hi)], hi - lo
+                top = hi - start
+                return (base[max(lo, hi - stop):top][::-1] if top > lo else []), hi - lo
         key = ("match", repr((query.filters, query.q, tuple(query.q_fields), query.since, query.until, sort)))
         matched = self.kept.get(key)
         if matched is None:

@@ -64,6 +64,25 @@ def test_kept_listing_answers_as_a_walk_of_every_record(bounded, monkeypatch):
             assert ([r["id"] for r in page], total) == ([r["id"] for r in expected[0]], expected[1]), query
 
 
+@pytest.mark.parametrize("monotone", [True, False])
+def test_a_time_window_answers_as_a_walk_of_every_record(monotone):
+    rng = random.Random(monotone)
+    records = _products(200, rng)
+    for n, r in enumerate(records):  # in creation order, times that never go back (or do)
+        r["created_at"] = f"2026-11-{1 + n // 10:02d}T10:00:00Z"
+    if not monotone:
+        records[50]["created_at"] = "2026-11-01T09:00:00Z"
+    listing = Listing({}, lambda: records, ProductRepository.numeric, ProductRepository.special)
+    for since in (None, "2026-11-01T10:00:00Z", "2026-11-05", "2026-11-05T10:00:00Z", "2026-12-01"):
+        for until in (None, "2026-11-01T10:00:00Z", "2026-11-09T10:00:00Z", "2026-11-30T00:00:00Z", "2026-10-01"):
+            for sort in ([], [("id", True)], [("id", False)]):
+                for offset in (0, 5, 15, 95, 500):
+                    query = Query(since=since, until=until, sort=sort, limit=10, offset=offset)
+                    expected = evaluate(records, query)
+                    page, total = listing.page(query)
+                    assert ([r["id"] for r in page], total) == ([r["id"] for r in expected[0]], expected[1]), query
+
+
 def test_a_commit_to_the_collection_is_listed_at_once():
     store = MemoryStore()
     with store.unit_of_work() as uow:
