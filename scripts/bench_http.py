@@ -1093,7 +1093,7 @@ def save_memory_baseline(bench, path=MEMORY_BASELINE):
 def render(bench, info, seconds_total, load_before, load_after, baseline=None):
     results = bench.results
     rows = []
-    header = f"{'figure':50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  rounds (req/s)"
+    header = f"{'figure':80} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  rounds (req/s)"
     rows.append(header)
     rows.append("-" * len(header))
     md = ["| figure | req/s | p50 ms | p99 ms | errors |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -1101,7 +1101,7 @@ def render(bench, info, seconds_total, load_before, load_after, baseline=None):
         if key not in results:
             continue
         res = results[key]
-        rows.append(f"{label:50} {res['rps']:9.1f} {res['p50_ms']:8.1f} {res['p99_ms']:8.1f} "
+        rows.append(f"{label:80} {res['rps']:9.1f} {res['p50_ms']:8.1f} {res['p99_ms']:8.1f} "
                     f"{res['errors']:7d}  {' '.join(f'{x:.0f}' for x in res['rounds'])}")
         md.append(f"| {label.replace('  ', ' ').strip()} | {res['rps']:.0f} | {res['p50_ms']:.1f} | "
                   f"{res['p99_ms']:.1f} | {res['errors']} |")
@@ -1110,7 +1110,7 @@ def render(bench, info, seconds_total, load_before, load_after, baseline=None):
     md += ["", "| target | measured | verdict |", "| --- | ---: | --- |"]
     for text, value, target, verdict in ratio_checks(results):
         shown = "n/a" if value is None else (f"{value:.1f} ms" if "p99" in text else f"{value:.2f} x")
-        rows.append(f"  {verdict:4}  {text:58} {shown}")
+        rows.append(f"  {verdict:4}  {text:88} {shown}")
         md.append(f"| {text} | {shown} | {verdict} |")
     mem_text, mem_md, mem_notes = memory_table(bench.pss, baseline)
     rows += mem_text
