@@ -50,6 +50,8 @@ DEFAULTS = {
     "STOREFRONT_HOLD_SECONDS": 3600,
     "STOREFRONT_MAX_QUANTITY": 20,
     "STOREFRONT_ORDERS_PER_MINUTE": 10,
+    # issue 18: each worker's memory of the list answers it sent (off: every list is worked out)
+    "ANSWER_CACHE": True,
 }
 
 # the shop's settings (section 12) and the variables that give their defaults: a value stored
@@ -59,7 +61,8 @@ SETTINGS = {"shop_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": 
             "delivery_days": "DELIVERY_DAYS", "timezone": "TIMEZONE",
             "public_catalog": "PUBLIC_CATALOG", "product_approval": "PRODUCT_APPROVAL"}
 
-_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL", "STOREFRONT_PAGE"}
+_BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL", "STOREFRONT_PAGE",
+          "ANSWER_CACHE"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
          "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL",
          "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE", "IMPORT_MAX_ROWS",

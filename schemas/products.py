@@ -103,7 +103,9 @@ def product_out(product, staff=True, with_cost=True):
     `reorder_quantity`; an editor: no `cost`)."""
     if staff and with_cost and "review" in product and "category_id" in product:
         return product
-    out = {k: v for k, v in product.items() if k != "cost" or with_cost}
+    out = product.copy()  # copied in C, then the hidden fields dropped: the order stays the stored one
+    if not with_cost:
+        out.pop("cost", None)
     if staff:
         out.setdefault("review", [])
     else:

@@ -5,7 +5,8 @@ Two apps, served by `python -m scripts.bench_http` with the same gunicorn comman
 
   framework_app()  loads the products of the big store (BENCH_PRODUCTS_FILE, a `products.json`
                    snapshot) into memory at start and serves GET /products/<id> (one product's
-                   JSON) and GET /products?limit=50 (a page of 50, in Backroom's list envelope).
+                   JSON) and GET /products?limit=50 (a page of 50, in Backroom's list envelope;
+                   &offset=N and sort=price / sort=-title give a page anywhere, in that order).
                    No auth, no validation, no storage: Flask, JSON and gunicorn alone.
   durable_app()    POST /write appends a 1 KiB line to BENCH_WRITE_FILE and fsyncs it: the cost of
                    one acknowledged durable write, with nothing else around it.
@@ -14,6 +15,7 @@ gunicorn loads them as `scripts.bench_floor:framework_app()` and `scripts.bench_
 """
 import json
 import os
+from decimal import Decimal
 
 from flask import Flask, Response, abort, request
 
@@ -35,10 +37,19 @@ def framework_app():
             abort(404)
         return product
 
+    # issue 18: a page at any offset, in creation order or sorted by price or by title (each order
+    # made once at start, as a floor would): the same number of stored records per page as Backroom
+    orders = {None: products,
+              "price": sorted(products, key=lambda p: (p.get("price") is None, Decimal(p.get("price") or 0))),
+              "-title": sorted(products, key=lambda p: p.get("title") or "", reverse=True)}
+
     @app.get("/products")
     def list_products():
         limit = min(int(request.args.get("limit", 50)), 200)
-        return {"items": products[:limit], "total": len(products), "limit": limit, "offset": 0}
+        offset = int(request.args.get("offset", 0))
+        ordered = orders.get(request.args.get("sort"), products)
+        return {"items": ordered[offset:offset + limit], "total": len(ordered), "limit": limit,
+                "offset": offset}
 
     @app.get("/healthz")
     def healthz():

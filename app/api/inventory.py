@@ -8,7 +8,7 @@ from ..services import catalog, categories, stock
 from .csv_out import csv_list
 from .idempotent import idempotent_create
 from .preconditions import if_match
-from .product_views import product_answer, sort_fields, writer
+from .product_views import product_answer, product_answers, sort_fields, writer
 from .query_params import boolean, choice, list_query, text
 from .request_body import load, raw_body
 from .response_cache import cached_response, remember_response
@@ -66,7 +66,7 @@ def _list_products(kind=None):
         _in_category(uow, query)
         items, total = uow.products.list(query)
     return remember_response(key, state,
-                             page_response([product_answer(p) for p in items], total, query))
+                             page_response(product_answers(items), total, query))
 
 
 def _one_product(product_id, kind=None):

@@ -9,8 +9,9 @@ def _responses():
 def cached_response(key, state):
     """A response remembered under key while the store is still in `state`, or None.
 
-    state comes from the unit of work (None: this backend cannot tell, so nothing is cached)."""
-    if state is None:
+    state comes from the unit of work (None: this backend cannot tell, so nothing is cached);
+    SHOP_ANSWER_CACHE=0 turns it off."""
+    if state is None or not current_app.config.get("ANSWER_CACHE", True):
         return None
     hit = _responses().get(key)
     if hit is None or hit[0] != state:
@@ -20,7 +21,7 @@ def cached_response(key, state):
 
 
 def remember_response(key, state, response):
-    if state is not None and response.status_code == 200:
+    if state is not None and response.status_code == 200 and current_app.config.get("ANSWER_CACHE", True):
         responses = _responses()
         if len(responses) > 512:
             responses.clear()

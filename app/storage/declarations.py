@@ -143,7 +143,13 @@ DECLARED = [
                 Unique("isbn", "exact")),
         lookups={"category_id": "in_category"},
         indexes=(Index(("status", "kind", "id"), name="products_status_kind_idx"),
-                 Index(("category",), name="products_category_idx"))),
+                 Index(("category",), name="products_category_idx"),
+                 # issue 18: the lists' sorts by price and title, for anonymous readers (active
+                 # products) and for staff; a page is then one index scan (see tests/storage/test_pg_lists.py)
+                 Index(("status", "price", "id"), name="products_status_price_idx"),
+                 Index(("status", 'title COLLATE "C"', "id"), name="products_status_title_idx"),
+                 Index(("price", "id"), name="products_price_idx"),
+                 Index(('title COLLATE "C"', "id"), name="products_title_idx"))),
     Collection("stock_movements", [
         F("id"), F("product_id"), F("location_id"), F("delta", "int"), F("stock_after", "int"),
         F("location_stock_after", "int"), F("reason"), F("ref"), F("note"), F("user_id"),

@@ -49,6 +49,7 @@ class Tables:
         self.indexed = {c: {f: {} for f in fields} for c, fields in INDEXED.items()}
         self.search = {}
         self.list_cache, self.list_cache_tx = {}, None
+        self.derived = {}  # collection -> (its version, what lists derive from it: repositories.listing)
         self.tx = 0
         self.newest_id = ""  # the greatest id a record was inserted under (TIME_ORDERED_IDS)
         self.changed_tx = {}  # collection -> the last transaction that changed it
@@ -58,6 +59,8 @@ class Tables:
         table = self.records.get(collection)
         if table is None:
             return  # a log's entry in a journal line: logs are not kept in memory
+        if self.derived:
+            self.derived.pop(collection, None)  # built from the records as they were
         old = table.get(record_id)
         for fname, keyf in UNIQUE.get(collection, {}).items():
             if old is not None and record is not None and old.get(fname) == record.get(fname):
@@ -189,6 +192,18 @@ class Transaction:
         if any(c == collection for c, _ in self.writes):
             return None
         return (id(self.tables), self.tables.changed_tx.get(collection, 0))
+
+    def derived(self, collection):
+        """A dict for what list queries derive from the collection (its records in a sort's order,
+        a search text index, a filter's matches), kept until a commit changes that collection;
+        None while this transaction has staged writes to it."""
+        version = self.version_of(collection)
+        if version is None:
+            return None
+        kept = self.tables.derived.get(collection)
+        if kept is None or kept[0] != version:
+            kept = self.tables.derived[collection] = (version, {})
+        return kept[1]
 
     def list_cache(self, collection):
         """Answers to list queries, valid for the committed state this process has (any commit,

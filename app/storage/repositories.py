@@ -1,5 +1,5 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from datetime import datetime, time, timedelta, timezone
@@ -130,6 +130,156 @@ def log_matches(entries, query: Query, special=None, time_field="created_at"):
             return
         if all(p(r) for p in preds):
             yield r
+def _sort_key(fname, numeric):
+    if fname in numeric:
+        return lambda r, f=fname: (r.get(f) is None, _numeric(r.get(f)) if r.get(f) is not None else 0)
+    return lambda r, f=fname: (r.get(f) is None, r.get(f) if r.get(f) is not None else "")
+
+
+def sorted_records(records, sort, numeric=()):
+    """Every record in the order of sort ([(field, descending)], ties by creation order, as
+    evaluate orders them); records in creation order."""
+    sort = list(sort) or [("id", False)]
+    ordered = list(records)
+    if sort[0][1]:
+        ordered.reverse()
+    for fname, desc in reversed(sort):
+        if fname != "id":
+            ordered.sort(key=_sort_key(fname, numeric), reverse=desc)
+    return ordered
+
+
+KEPT_MOST = 256  # orders, indexes and matches kept per collection version
+KEPT_REFERENCES, KEPT_PER_RECORD = 50_000, 8  # and the references they may hold: 50,000 + 8 a record
+KEPT_SIZE = "\x00size"
+SEARCH_SEPARATORS = ("\x00", "\x1f")
+
+
+class Listing:
+    """What list queries derive from one version of a collection, built on first use and kept
+    (in the store's Tables, see memory.Transaction.derived) until a commit changes that
+    collection: its records in each asked-for sort's order, a search index per set of q fields
+    (the lower-cased texts of every record in one string, so `q` is one C-speed find per match),
+    and the ordered matches of each filter set asked for. A page is then a slice: a random offset,
+    a sort and a filter cost O(page) after the first request for them."""
+
+    def __init__(self, kept, records, numeric, special):
+        self.kept, self.records, self.numeric, self.special = kept, records, numeric, special
+
+    def _keep(self, key, value, size):
+        """Keep value under key (size: the references it holds), forgetting everything kept so far
+        when there would be too much: a worker's memory stays bounded however many sorts and
+        filters clients ask for."""
+        kept = self.kept
+        used = kept.get(KEPT_SIZE, 0) + size
+        if len(kept) > KEPT_MOST or used > KEPT_REFERENCES + KEPT_PER_RECORD * len(self.records()):
+            kept.clear()
+            used = size
+        kept[KEPT_SIZE] = used
+        kept[key] = value
+        return value
+
+    def ordered(self, sort):
+        key = ("order", repr(sort))
+        hit = self.kept.get(key)
+        if hit is None:
+            hit = sorted_records(self.records(), sort, self.numeric)
+            self._keep(key, hit, len(hit))
+        return hit
+
+    def positions(self, sort):
+        key = ("position", repr(sort))
+        hit = self.kept.get(key)
+        if hit is None:
+            hit = {id(r): n for n, r in enumerate(self.ordered(sort))}
+            self._keep(key, hit, len(hit))
+        return hit
+
+    def searched(self, needle, fields):
+        """The records whose text over fields holds needle (lower-cased), in creation order."""
+        key = ("text", tuple(fields))
+        index = self.kept.get(key)
+        if index is None:
+            records = list(self.records())
+            starts, texts, at = [], [], 0
+            for r in records:
+                text = "\x1f".join(str(_path(r, f) or "").lower() for f in fields)
+                starts.append(at)
+                texts.append(text)
+                at += len(text) + 1
+            index = self._keep(key, ("\x00".join(texts), starts, records), 2 * len(records))
+        text, starts, records = index
+        hits, last = [], len(starts) - 1
+        at = text.find(needle)
+        while at != -1:
+            n = bisect_right(starts, at) - 1
+            hits.append(records[n])
+            if n == last:
+                break
+            at = text.find(needle, starts[n + 1])
+        return hits
+
+    def stamps(self):
+        """Every record's created_at in creation order, when they never go back in time (so since
+        and until are a range of it); else None."""
+        key = ("stamps",)
+        hit = self.kept.get(key)
+        if hit is None:
+            stamps = [r.get("created_at") for r in self.records()]
+            monotone = None not in stamps and all(a <= b for a, b in zip(stamps, stamps[1:]))
+            hit = self._keep(key, (stamps if monotone else None,), len(stamps))
+        return hit[0]
+
+    def _time_range(self, query):
+        """(lo, hi): the records in creation order whose created_at is within since/until are
+        those from lo to hi; None when created_at does not follow creation order."""
+        stamps = self.stamps()
+        if stamps is None:
+            return None
+        lo = bisect_left(stamps, query.since) if query.since else 0
+        hi = bisect_right(stamps, query.until) if query.until else len(stamps)
+        return lo, max(lo, hi)
+
+    def page(self, query: Query):
+        sort = tuple(tuple(s) for s in query.sort) or (("id", False),)
+        start, stop = query.offset, query.offset + query.limit
+        if not (query.filters or query.q or query.since or query.until):
+            ordered = self.ordered(sort)
+            return ordered[start:stop], len(ordered)
+        if (query.since or query.until) and not (query.filters or query.q) and len(sort) == 1 \
+                and sort[0][0] == "id":
+            # a time window in creation order: a range of the records, found by bisection
+            window = self._time_range(query)
+            if window is not None:
+                lo, hi = window
+                base = self.ordered((("id", False),))
+                if not sort[0][1]:
+                    return base[min(lo + start, hi):min(lo + stop, hi)], hi - lo
+                top = hi - start
+                return (base[max(lo, hi - stop):top][::-1] if top > lo else []), hi - lo
+        key = ("match", repr((query.filters, query.q, tuple(query.q_fields), query.since, query.until, sort)))
+        matched = self.kept.get(key)
+        if matched is None:
+            matched = self._match(query, sort)
+            self._keep(key, matched, len(matched))
+        return matched[start:stop], len(matched)
+
+    def _match(self, query, sort):
+        preds = filter_predicates(query.filters, self.special)
+        if query.since:
+            preds.append(lambda r, s=query.since: r["created_at"] >= s)
+        if query.until:
+            preds.append(lambda r, u=query.until: r["created_at"] <= u)
+        needle = query.q.lower() if query.q else None
+        if needle and not any(sep in needle for sep in SEARCH_SEPARATORS):
+            found = [r for r in self.searched(needle, query.q_fields) if all(p(r) for p in preds)]
+            position = self.positions(sort)
+            found.sort(key=lambda r: position[id(r)])
+            return found
+        if needle:  # a needle the index cannot look for: field by field, as evaluate does
+            fields = query.q_fields
+            preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))
+        return [r for r in self.ordered(sort) if all(p(r) for p in preds)]
 
 
 def page_log(entries, query: Query, special=None, time_field="created_at"):
@@ -259,17 +409,14 @@ class Repository:
                 self.tx.delete(self.collection, rec["id"])
 
     def list(self, query: Query):
-        cache = self.tx.list_cache(self.collection)
-        key = (self.collection, repr(query))
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            page, total = hit
-        else:
-            text_of = self.tx.search_text(self.collection, query.q_fields) if query.q else None
-            page, total = evaluate(self.tx.scan(self.collection), query, self.numeric,
-                                   self.special, text_of)
-            if cache is not None:
-                cache[key] = (page, total)
+        derived = getattr(self.tx, "derived", None)
+        kept = derived(self.collection) if derived is not None else None
+        if kept is not None:  # the collection as last committed: its kept orders and matches
+            collection = self.collection
+            listing = Listing(kept, lambda: self.tx.scan(collection), self.numeric, self.special)
+            page, total = listing.page(query)
+        else:  # this transaction changed the collection: the records as it sees them
+            page, total = evaluate(self.tx.scan(self.collection), query, self.numeric, self.special)
         share = self.share
         return [share(r) for r in page], total
 
