@@ -149,24 +149,21 @@ def test_an_invite_its_acceptance_by_the_new_user_and_its_code_never_shown(clien
     assert invite["code"] not in text and other["code"] not in text
 
 
-def test_a_storefront_key_is_the_actor_when_the_request_carries_one(make_app, auth):
-    """Section 11 sets g.storefront_key_id on a storefront key's requests; a stand-in route here."""
-    from flask import g
-    from app.api.store import write
-    from app.services import categories
-    app = make_app()
-
-    def storefront_write():
-        g.storefront_key_id = "sk_1"
-        made = write(categories.create_category, {"name": "Made by a shop page"})
-        return {"id": made["id"]}, 201
-    app.add_url_rule("/api/storefront-stand-in/categories", "storefront_stand_in", storefront_write,
-                     methods=["POST"])
-    client = app.test_client()
-    made = client.post("/api/storefront-stand-in/categories").get_json()
-    entry = newest(client, auth, resource_id=made["id"])
-    assert entry["action"] == "category.create" and entry["actor"] == {"storefront_key_id": "sk_1"}
-    assert entries(client, auth, actor_id="sk_1") == [entry]
+def test_a_storefront_key_is_the_actor_of_a_checkout(client, auth):
+    """Section 11's checkout with a publishable key: the entry names the key, not a user."""
+    made = client.post("/api/storefront-keys", json={"name": "Web shop", "allowed_origins": []},
+                       headers=auth["admin"]).get_json()
+    book = create_product(client, auth["manager"], price="12.50", stock=5)
+    resp = client.post("/api/storefront/orders", headers={"X-Storefront-Key": made["key"]}, json={
+        "items": [{"product_id": book["id"], "quantity": 2}],
+        "customer": {"name": "Ada Lovelace", "email": "ada@example.com"}})
+    assert resp.status_code == 201, resp.get_json()
+    placed = client.get("/api/orders?channel=storefront", headers=auth["viewer"]).get_json()["items"][0]
+    entry = newest(client, auth, resource_id=placed["id"])
+    assert entry["action"] == "order.create" and entry["actor"] == {"storefront_key_id": made["id"]}
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/storefront/orders", 201)
+    assert entries(client, auth, actor_id=made["id"]) == [entry]
+    assert made["key"] not in client.get("/api/audit-log?format=csv", headers=auth["admin"]).get_data(as_text=True)
 
 
 def test_the_log_reads_newest_first_with_filters_one_entry_and_never_changes(client, auth, users):
