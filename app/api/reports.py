@@ -92,19 +92,24 @@ def dashboard():
 @requires("reports.finance")
 def inventory_valuation():
     """What the stock is worth at cost and at retail, now or at the end of a past shop day."""
-    group_by = _group_by(("category",))
-    fields = (reports.VALUATION_CATEGORY_FIELDS if group_by == "category"
-              else reports.VALUATION_FIELDS)
+    group_by = _group_by(("category", "location"))
+    fields = {"category": reports.VALUATION_CATEGORY_FIELDS,
+              "location": reports.VALUATION_LOCATION_FIELDS}.get(group_by, reports.VALUATION_FIELDS)
     query, q = _report_query({"category": text, "kind": choice("book", "general"),
                               "status": choice("active", "archived")}, fields)
     as_of = _date_arg("as_of")
     if as_of is not None and as_of > _today():
         raise _bad("as_of", "Must not be after today.")
+    location_id = request.args.get("location_id") or None
+    if as_of is not None and (location_id or group_by == "location"):
+        raise _bad("as_of", "A past day is valued for the whole shop, not per location.")
+    if location_id is not None and read(lambda uow: uow.locations.get(location_id)) is None:
+        raise _bad("location_id", "No location with this id.")
     rows, totals = read(reports.valuation, query.filters, q, as_of, group_by,
-                        shop_settings()["timezone"])
+                        shop_settings()["timezone"], location_id=location_id)
     return _report("inventory-valuation", fields, rows, totals, query,
                    {"as_of": as_of.isoformat() if as_of else None, "group_by": group_by,
-                    "currency": shop_settings()["currency"]})
+                    "location_id": location_id, "currency": shop_settings()["currency"]})
 
 
 @bp.get("/reports/stock-levels")

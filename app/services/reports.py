@@ -26,6 +26,8 @@ VALUATION_FIELDS = ("product_id", "sku", "title", "category", "status", "stock",
                     "value_cost", "price", "value_retail")
 VALUATION_CATEGORY_FIELDS = ("category", "products", "stock", "value_cost", "value_retail",
                              "missing_cost")
+VALUATION_LOCATION_FIELDS = ("location_id", "code", "name", "products", "stock", "value_cost",
+                             "value_retail", "missing_cost")
 LEVEL_FIELDS = ("product_id", "sku", "title", "category", "stock", "low_stock_threshold",
                 "on_order", "status")
 PERIOD_FIELDS = ("period", "start", "end", *FIGURES)
@@ -205,23 +207,26 @@ def stock_levels(uow, category=None, levels=None, q=None, products=None):
     return sort_rows(rows, [("sku", False)]), totals
 
 
-def valuation(uow, filters=None, q=None, as_of=None, group_by=None, tz="UTC", products=None):
-    """(rows, totals) of what the stock is worth, now or at the end of the shop day as_of.
-    products: every product, when the caller has them already (the dashboard)."""
+def valuation(uow, filters=None, q=None, as_of=None, group_by=None, tz="UTC", products=None,
+              location_id=None):
+    """(rows, totals) of what the stock is worth, now or at the end of the shop day as_of; with
+    location_id, the stock in that location (section 9), and with group_by="location" a row per
+    location. products: every product, when the caller has them already (the dashboard)."""
     stock_at = uow.movements.stock_as_of(end_of_day(as_of, tz)) if as_of is not None else None
     if products is None:
         products = _products(uow, filters, q, ("sku", "title"))
+    held = None  # product id -> quantity in the one location asked for
+    if location_id is not None:
+        held = {level["product_id"]: level["quantity"] for level in uow.stock_levels.at_location(location_id)}
     rows = []
     for product in products:
-        stock = product["stock"] if stock_at is None else stock_at.get(product["id"], 0)
+        if held is not None:
+            stock = held.get(product["id"], 0)
+        else:
+            stock = product["stock"] if stock_at is None else stock_at.get(product["id"], 0)
         if stock == 0:
             continue
-        cost = product.get("cost")
-        rows.append({"product_id": product["id"], "sku": product["sku"], "title": product["title"],
-                     "category": product.get("category"), "status": product["status"],
-                     "stock": stock, "cost": cost,
-                     "value_cost": None if cost is None else money(Decimal(cost) * stock),
-                     "price": product["price"], "value_retail": money(Decimal(product["price"]) * stock)})
+        rows.append(_valued(product, stock))
     rows = sort_rows(rows, [("sku", False)])
     totals = _valuation_totals(rows)
     if group_by == "category":
@@ -231,7 +236,34 @@ def valuation(uow, filters=None, q=None, as_of=None, group_by=None, tz="UTC", pr
         rows = [{"category": category, **_valuation_totals(members)}
                 for category, members in groups.items()]
         rows = sort_rows(rows, [("category", False)])
+    elif group_by == "location":
+        rows = _valuation_by_location(uow, products, location_id)
     return rows, totals
+
+
+def _valued(product, stock):
+    cost = product.get("cost")
+    return {"product_id": product["id"], "sku": product["sku"], "title": product["title"],
+            "category": product.get("category"), "status": product["status"],
+            "stock": stock, "cost": cost,
+            "value_cost": None if cost is None else money(Decimal(cost) * stock),
+            "price": product["price"], "value_retail": money(Decimal(product["price"]) * stock)}
+
+
+def _valuation_by_location(uow, products, only=None):
+    """A row per location holding any of these products (the one asked for, if any), by code:
+    its stock of them valued as the product rows are."""
+    by_id = {p["id"]: p for p in products}
+    locations = [uow.locations.get(only)] if only else uow.locations.list(Query(limit=EVERYTHING))[0]
+    rows = []
+    for location in locations:
+        members = [_valued(by_id[level["product_id"]], level["quantity"])
+                   for level in uow.stock_levels.at_location(location["id"])
+                   if level["quantity"] and level["product_id"] in by_id]
+        if members:
+            rows.append({"location_id": location["id"], "code": location["code"],
+                         "name": location["name"], **_valuation_totals(members)})
+    return sort_rows(rows, [("code", False)])
 
 
 def _stock_totals(products):

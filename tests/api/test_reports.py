@@ -149,6 +149,37 @@ def test_valuation_lists_stock_at_cost_and_retail_groups_by_category_and_checks_
         assert "as_of" in errors
 
 
+def test_valuation_per_location_values_what_each_room_holds(client, auth, shop):
+    admin, manager = auth["admin"], auth["manager"]
+    main = client.get("/api/locations?is_default=true", headers=admin).get_json()["items"][0]
+    back = client.post("/api/locations", json={"name": "Back room", "code": "BACK"}, headers=admin).get_json()
+    book = next(p for p in client.get("/api/products", headers=manager).get_json()["items"] if p["sku"] == "BK-1")
+    transfer = client.post("/api/transfers", headers=manager, json={
+        "from_location_id": main["id"], "to_location_id": back["id"],
+        "lines": [{"product_id": book["id"], "quantity": 8}]}).get_json()
+    done = client.post(f"/api/transfers/{transfer['id']}/complete", headers=manager)
+    assert done.status_code == 200, done.get_json()
+    whole = client.get("/api/reports/inventory-valuation", headers=manager).get_json()
+    in_back = client.get(f"/api/reports/inventory-valuation?location_id={back['id']}", headers=manager).get_json()
+    assert [(r["sku"], r["stock"], r["value_cost"], r["value_retail"]) for r in in_back["items"]] == [
+        ("BK-1", 8, "56.00", "100.00")]
+    assert in_back["location_id"] == back["id"] and in_back["totals"]["stock"] == 8
+    by_room = client.get("/api/reports/inventory-valuation?group_by=location", headers=manager).get_json()
+    assert [(r["code"], r["name"], r["products"], r["stock"], r["value_retail"]) for r in by_room["items"]] == [
+        ("BACK", "Back room", 1, 8, "100.00"), ("MAIN", main["name"], 2, 11, "130.00")]
+    assert by_room["totals"] == whole["totals"]  # the totals never depend on group_by
+    one_room = client.get(f"/api/reports/inventory-valuation?group_by=location&location_id={main['id']}",
+                          headers=manager).get_json()
+    assert [r["code"] for r in one_room["items"]] == ["MAIN"]
+    csv_text = client.get("/api/reports/inventory-valuation?group_by=location&format=csv",
+                          headers=manager).get_data(as_text=True)
+    assert csv_text.splitlines()[0] == "location_id,code,name,products,stock,value_cost,value_retail,missing_cost"
+    for bad, field in ((f"location_id=nope", "location_id"), (f"group_by=location&as_of=2026-01-01", "as_of")):
+        errors = assert_problem(client.get(f"/api/reports/inventory-valuation?{bad}", headers=manager),
+                                400, "validation_error")["errors"]
+        assert field in errors
+
+
 def test_stock_levels_filter_by_status_and_total_every_matching_row(client, auth, shop):
     create_product(client, auth["manager"], sku="GONE", stock=0)
     body = client.get("/api/reports/stock-levels?limit=1", headers=auth["clerk"]).get_json()
