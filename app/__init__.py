@@ -69,6 +69,9 @@ def _register_blueprints(app):
         app.register_blueprint(module.bp)
     from .api import locations
     app.register_blueprint(locations.bp)
+    from .api import events, notifications, webhooks  # section 13
+    for module in (events, notifications, webhooks):
+        app.register_blueprint(module.bp)
     try:
         from .api import barcodes
     except ImportError:  # pragma: no cover - the barcode blueprint is optional during set-up

@@ -42,6 +42,10 @@ PERMISSIONS = {
     "locations.read": ALL_STAFF,
     "locations.write": {"admin", "manager"},
     "transfers.write": {"admin", "manager", "clerk"},
+    # section 13: events, one's own notifications, the live stream; webhooks
+    "events.read": ALL_STAFF,
+    "notifications.own": ALL_STAFF,
+    "webhooks.manage": {"admin"},
 }
 
 

@@ -196,3 +196,16 @@ class LocationNotEmpty(Conflict):
 class LocationInUse(Conflict):
     code = "location_in_use"
     title = "A pending transfer names this location"
+
+
+# ---- section 13: webhooks
+class WebhookUrlNotAllowed(ValidationFailed):
+    """The URL's host is or resolves to an address that is not global unicast (the SSRF guard)."""
+
+    code = "webhook_url_not_allowed"
+    title = "Webhook URL not allowed"
+
+
+class WebhookInactive(Conflict):
+    code = "webhook_inactive"
+    title = "Webhook inactive"

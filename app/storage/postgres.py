@@ -42,10 +42,11 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .base import LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id, timestamp
+from .base import (LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id,
+                   run_before_commit, timestamp)
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import (MovementRepository, OrderRepository, ProductRepository, StockCountRepository,
+from .repositories import (EventLog, NotificationRepository, MovementRepository, OrderRepository, ProductRepository, StockCountRepository,
                            TransferRepository, day_starts, entries_after, evaluate, every_match,
                            movement_totals, page_log)
 
@@ -1012,6 +1013,42 @@ class PgLogRepository:
         return self.uow.rows(f"SELECT count(*) FROM {self.shape.table}")[0][0]
 
 
+def _unread(alias, wanted, params):
+    return f"{alias}.read_at IS NULL" if wanted else f"{alias}.read_at IS NOT NULL"
+
+
+class PgNotificationRepository(PgRepository):
+    collection = "notifications"
+    special = NotificationRepository.special
+    sql_special = {"unread": _unread}
+
+
+class PgWebhookQueueRepository(PgRepository):
+    """The webhook sender's queue, claimed with FOR UPDATE SKIP LOCKED: any number of senders
+    share it without waiting on each other."""
+
+    collection = "webhook_queue"
+
+    def claim(self, worker, lease_seconds, limit=50, now=None):
+        now = now or datetime.now(timezone.utc)
+        now_text = timestamp(now)
+        until = timestamp(now + timedelta(seconds=lease_seconds))
+        rows = self.uow.rows(
+            "UPDATE webhook_queue t SET claimed_by = %s, claimed_until = %s::timestamptz, "
+            "version = t.version + 1, updated_at = %s::timestamptz "
+            "WHERE t.id IN (SELECT id FROM webhook_queue WHERE due_at <= %s::timestamptz AND "
+            "(claimed_until IS NULL OR claimed_until < %s::timestamptz) "
+            "ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {self.shape.select_t}",
+            (worker, until, now_text, now_text, now_text, limit))
+        return sorted((self.shape.decode(r) for r in rows), key=lambda e: (e["due_at"], e["id"]))
+
+
+def _hidden_prefixes(alias, wanted, params):
+    params.append([str(w) for w in wanted])
+    return f"split_part({alias}.type, '.', 1) <> ALL(%s)"
+
+
 class PgEventLog(PgLogRepository):
     """The outbox. Events are written when the unit of work commits, numbered (`seq`) under the
     `event_seq` counter's row lock held to the commit, so their order is the order of commits
@@ -1019,6 +1056,8 @@ class PgEventLog(PgLogRepository):
 
     collection = "events"
     time_field = "at"
+    special = EventLog.special
+    sql_special = {"hidden_prefixes": _hidden_prefixes}
 
     def add(self, event_type, data):
         return self.append({"id": "evt_" + new_id(), "type": event_type, "at": timestamp(),
@@ -1054,7 +1093,7 @@ SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog,
             PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
-            PgStockCountRepository)}
+            PgStockCountRepository, PgNotificationRepository, PgWebhookQueueRepository)}
 
 
 def _repository_class(decl):
@@ -1083,6 +1122,7 @@ class PgUnitOfWork:
         self.conn = self.store.checkout(self.readonly)
         self.known = {}
         self.pending_events = []
+        self.scratch = {}  # what the services note for the commit hooks (base.BEFORE_COMMIT)
         for name in self._made:  # repositories of an earlier use of this unit of work
             del self.__dict__[name]
         self._made = []
@@ -1106,9 +1146,14 @@ class PgUnitOfWork:
         """Other servers commit without telling this one: no state to cache answers against."""
         return None
 
+    def recorded_events(self):
+        """The events recorded in this unit of work so far, in order."""
+        return list(self.pending_events)
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")
+        run_before_commit(self)
         if self.pending_events:
             self.events.write_pending()
         with translated():
