@@ -48,6 +48,7 @@ DEFAULTS = {
     "WEBHOOK_ALLOW_PRIVATE": False,
     "WEBHOOK_RETRY_SCALE": 1.0,
     "STREAM": True,
+    "STREAM_INLINE_SECONDS": 1.0,
     "WEBHOOK_SENDER": True,
 }
 
@@ -84,7 +85,7 @@ def load_config(app, overrides=None):
     for key in _INTS:
         app.config[key] = int(app.config[key])
     for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS",
-                "ASSISTANT_LLM_TIMEOUT", "WEBHOOK_RETRY_SCALE"):
+                "ASSISTANT_LLM_TIMEOUT", "WEBHOOK_RETRY_SCALE", "STREAM_INLINE_SECONDS"):
         app.config[key] = float(app.config[key])
     for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY",
                 "SMTP_URL", "ASSISTANT_LLM_URL", "ASSISTANT_LLM_KEY"):

@@ -376,12 +376,14 @@ def serve(app, address):
 
 # ---- without the stream server: a short stream from the worker itself ----------------------------
 
-def inline_stream(app, info, seconds=30.0, poll=0.2):
-    """The same messages, from this process, for `seconds` (then the client reconnects)."""
+def inline_stream(app, info, seconds=1.0, poll=0.1):
+    """The same messages, from this process, for `seconds` (SHOP_STREAM_INLINE_SECONDS), then the
+    stream ends and the client reconnects with Last-Event-ID (`retry: 1000` asks a browser to
+    come back within a second): a long poll, so that a worker is never held long."""
     store = app.extensions["backroom.store"]
 
     def generate():
-        yield reset_message() if info.get("reset") else b": open\n\n"
+        yield b"retry: 1000\n\n" + (reset_message() if info.get("reset") else b": open\n\n")
         cursor = info.get("after")
         deadline = time.monotonic() + seconds
         last_beat = time.monotonic()

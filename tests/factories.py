@@ -83,7 +83,16 @@ def one_of_every_kind(client, auth, users):
     category = client.post("/api/categories", json={"name": "Every Kind"}, headers=auth["admin"]).get_json()
     conversation = client.post("/api/assistant/messages", json={"message": "any books?"},
                                headers=auth["admin"]).get_json()
+    # section 13: an event, an admin's notification (a low-stock crossing), a webhook (an IP
+    # literal: nothing to resolve; no sender runs in these tests)
+    low = create_product(client, auth["admin"], stock=2, low_stock_threshold=1)
+    place_order(client, auth["admin"], [(low, 1)])
+    event = client.get("/api/events?limit=1", headers=auth["admin"]).get_json()["items"][0]
+    notification = client.get("/api/notifications?limit=1", headers=auth["admin"]).get_json()["items"][0]
+    webhook = client.post("/api/webhooks", json={"url": "https://93.184.215.14/hooks", "events": ["*"]},
+                          headers=auth["admin"]).get_json()
     return {"users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
+            "events": event["id"], "notifications": notification["id"], "webhooks": webhook["id"],
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
             "conversations": conversation["conversation_id"], "dashboard": "app.js",

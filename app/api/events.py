@@ -101,7 +101,8 @@ def open_stream():
             resp = Response(b"", status=200, mimetype="text/event-stream")
             resp.call_on_close(other.close)
             return resp
-    body = stream.inline_stream(current_app._get_current_object(), info)
+    app = current_app._get_current_object()
+    body = stream.inline_stream(app, info, app.config["STREAM_INLINE_SECONDS"])
     resp = Response(body, status=200, mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"

@@ -111,6 +111,28 @@ EXPECTED_ROLES = {
     "getTransfer": STAFF,
     "completeTransfer": SALES,
     "cancelTransfer": SALES,
+    # section 13: events, notifications, the live stream, webhooks
+    "listEvents": STAFF,
+    "getEvent": STAFF,
+    "createStreamTicket": STAFF,
+    "streamEvents": STAFF,
+    "listNotifications": STAFF,
+    "countUnreadNotifications": STAFF,
+    "readAllNotifications": STAFF,
+    "getNotificationPreferences": STAFF,
+    "putNotificationPreferences": STAFF,
+    "getNotification": STAFF,
+    "readNotification": STAFF,
+    "readNotificationPut": STAFF,
+    "listWebhooks": ADMIN,
+    "createWebhook": ADMIN,
+    "getWebhook": ADMIN,
+    "updateWebhook": ADMIN,
+    "deleteWebhook": ADMIN,
+    "rotateWebhookSecret": ADMIN,
+    "pingWebhook": ADMIN,
+    "listWebhookDeliveries": ADMIN,
+    "retryWebhookDelivery": ADMIN,
 }
 
 SPEC_OPERATIONS = operations()
