@@ -297,3 +297,13 @@ def act_on_password_reset_request(app, payload):
         shop_name = settings.effective(uow, app.config["SETTINGS_DEFAULTS"])["shop_name"]
         password_reset.act_on_request(uow, payload, shop_name, app.config["RESET_TOKEN_TTL"])
         uow.commit()
+
+
+@task(600.0, "stream tickets")
+def forget_old_stream_tickets(app):
+    """Section 13's stream tickets last 60 seconds: those an hour old go."""
+    store = app.extensions["backroom.store"]
+    cutoff = timestamp(datetime.now(timezone.utc) - timedelta(hours=1))
+    with store.unit_of_work() as uow:
+        uow.stream_tickets.purge_before(cutoff)
+        uow.commit()
