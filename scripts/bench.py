@@ -8,6 +8,8 @@ OPTIONAL = [
     ("scripts.bench_scan", "bench_scan", "scanning a barcode in a phone photo"),
     ("scripts.bench_storage", "bench_backends", "the JSON and PostgreSQL backends side by side"),
     ("scripts.bench_http", "main", "HTTP: Backroom beside the Flask floor, the fsync floor and json-server"),
+    ("scripts.bench_events", "main",
+     "section 13: orders with webhooks, the webhook sender's rate, reads with 50 streams open"),
 ]
 
 
