@@ -37,11 +37,17 @@ class StreamReader:
         fields = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines)}
         assert fields["content-type"].startswith("text/event-stream")
         assert fields["cache-control"] == "no-cache"
-        self.messages, self.comments = [], 0
+        self.messages, self.comments, self.ended = [], 0, False
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
+        try:
+            self._read_all()
+        finally:
+            self.ended = True
+
+    def _read_all(self):
         data = self.buffer
         try:
             while True:
@@ -232,3 +238,19 @@ def test_kill_9_with_deliveries_pending_loses_none(make_server):
     finally:
         receiver.close()
         server.kill()
+
+
+def test_a_deactivated_users_stream_closes(events_server, token):
+    resp = events_server.request("POST", "/api/users", token,
+                                 json={"username": "leaver", "password": "leaver-pass-1", "role": "viewer"})
+    assert resp.status_code == 201, resp.text
+    leaver = resp.json()
+    reader = StreamReader(events_server, events_server.login("leaver", "leaver-pass-1")["access_token"])
+    try:
+        assert events_server.request("DELETE", f"/api/users/{leaver['id']}", token).status_code == 200
+        deadline = time.monotonic() + 65  # the contract's 60 s, and a little
+        while time.monotonic() < deadline and not reader.ended:
+            time.sleep(0.2)
+        assert reader.ended, "the stream of a deactivated user stayed open"
+    finally:
+        reader.close()
