@@ -31,7 +31,7 @@ BATCH = 200
 GATHER_SECONDS = 0.25
 THREADS = 16
 LEASE_SECONDS = 60.0
-RECENT = 50_000  # events kept in memory for the deliveries to come
+RECENT = 5_000  # events kept in memory for the deliveries to come (older ones are looked up)
 
 
 def attempt(url, headers, body, allow_private, timeout=webhooks.ATTEMPT_TIMEOUT):
