@@ -75,6 +75,9 @@ def _register_blueprints(app):
     app.register_blueprint(storefront.bp)
     from .api import images
     app.register_blueprint(images.bp)
+    from .api import events, notifications, webhooks  # section 13
+    for module in (events, notifications, webhooks):
+        app.register_blueprint(module.bp)
     try:
         from .api import barcodes
     except ImportError:  # pragma: no cover - the barcode blueprint is optional during set-up

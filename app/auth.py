@@ -55,6 +55,10 @@ PERMISSIONS = {
     "images.write": {"admin", "manager", "editor"},
     # section 12: the audit log
     "audit.read": {"admin"},
+    # section 13: events, one's own notifications, the live stream; webhooks
+    "events.read": ALL_STAFF,
+    "notifications.own": ALL_STAFF,
+    "webhooks.manage": {"admin"},
 }
 
 

@@ -320,3 +320,11 @@ def sweep_image_orphans(app):
     gone = images.sweep_orphans(store, image_bytes(store))
     if gone:
         log.info("removed the bytes of %d images no record names", gone)
+@task(600.0, "stream tickets")
+def forget_old_stream_tickets(app):
+    """Section 13's stream tickets last 60 seconds: those an hour old go."""
+    store = app.extensions["backroom.store"]
+    cutoff = timestamp(datetime.now(timezone.utc) - timedelta(hours=1))
+    with store.unit_of_work() as uow:
+        uow.stream_tickets.purge_before(cutoff)
+        uow.commit()

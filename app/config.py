@@ -52,6 +52,12 @@ DEFAULTS = {
     "STOREFRONT_ORDERS_PER_MINUTE": 10,
     # issue 18: each worker's memory of the list answers it sent (off: every list is worked out)
     "ANSWER_CACHE": True,
+    # section 13: webhooks (the SSRF guard, the retry schedule's multiplier), the stream, the sender
+    "WEBHOOK_ALLOW_PRIVATE": False,
+    "WEBHOOK_RETRY_SCALE": 1.0,
+    "STREAM": True,
+    "STREAM_INLINE_SECONDS": 1.0,
+    "WEBHOOK_SENDER": True,
 }
 
 # the shop's settings (section 12) and the variables that give their defaults: a value stored
@@ -62,7 +68,7 @@ SETTINGS = {"shop_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": 
             "public_catalog": "PUBLIC_CATALOG", "product_approval": "PRODUCT_APPROVAL"}
 
 _BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL", "STOREFRONT_PAGE",
-          "ANSWER_CACHE"}
+          "ANSWER_CACHE", "WEBHOOK_ALLOW_PRIVATE", "STREAM", "WEBHOOK_SENDER"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
          "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL",
          "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE", "IMPORT_MAX_ROWS",
@@ -88,7 +94,7 @@ def load_config(app, overrides=None):
     for key in _INTS:
         app.config[key] = int(app.config[key])
     for key in ("LOCK_TIMEOUT", "SNAPSHOT_SETTLE_SECONDS", "SNAPSHOT_MAX_LAG_SECONDS",
-                "ASSISTANT_LLM_TIMEOUT"):
+                "ASSISTANT_LLM_TIMEOUT", "WEBHOOK_RETRY_SCALE", "STREAM_INLINE_SECONDS"):
         app.config[key] = float(app.config[key])
     for key in ("DATABASE_URL", "DATABASE_SCHEMA", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRET_KEY",
                 "SMTP_URL", "ASSISTANT_LLM_URL", "ASSISTANT_LLM_KEY", "IMAGE_DIR"):

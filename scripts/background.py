@@ -41,9 +41,10 @@ def _run_background(app):
     serve_forever(app)
 
 
-def supervise(app):
-    """In a process of its own: run the background process as a child, again after it dies
-    (kill -9, a crash), until SIGTERM; then stop it and wait for it."""
+def supervise(app, run=None, what="background process"):
+    """In a process of its own: run the background process (or `run(app)`) as a child, again
+    after it dies (kill -9, a crash), until SIGTERM; then stop it and wait for it."""
+    run = run or _run_background
     _default_signals()
     _die_with_parent()
     state = {"stopping": False, "child": None}
@@ -61,22 +62,25 @@ def supervise(app):
         child = os.fork()
         if child == 0:
             try:
-                _run_background(app)
+                _default_signals()
+                _die_with_parent()
+                run(app)
             finally:
                 os._exit(0)
         state["child"] = child
         _, status = os.waitpid(child, 0)
         state["child"] = None
         if not state["stopping"]:
-            log.warning("the background process %d ended (%s); starting another", child,
+            log.warning("the %s %d ended (%s); starting another", what, child,
                         f"signal {-os.waitstatus_to_exitcode(status)}" if os.WIFSIGNALED(status)
                         else f"exit {os.waitstatus_to_exitcode(status)}")
             time.sleep(RESTART_PAUSE)
 
 
-def start_beside(app, close_fds=()):
+def start_beside(app, close_fds=(), run=None, what="background process"):
     """Fork the supervisor from a server's master (after the app is loaded, so it shares the
-    loaded store copy-on-write, as the workers do); its pid."""
+    loaded store copy-on-write, as the workers do); its pid. run(app): what the supervised
+    child runs (the background process by default; the stream server, the webhook sender)."""
     import gc
     gc.freeze()
     pid = os.fork()
@@ -87,7 +91,7 @@ def start_beside(app, close_fds=()):
             except OSError:
                 pass
         try:
-            supervise(app)
+            supervise(app, run, what)
         finally:
             os._exit(0)
     return pid

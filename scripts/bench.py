@@ -10,6 +10,8 @@ OPTIONAL = [
     ("scripts.bench_http", "main", "HTTP: Backroom beside the Flask floor, the fsync floor and json-server"),
     ("scripts.bench_images", "main", "product images: GET .../thumb beside a file floor, a 4000 x 3000 upload"),
     ("scripts.bench_audit", "bench_audit", "POST /api/orders with 1,000,000 audit entries beside none"),
+    ("scripts.bench_events", "main",
+     "section 13: orders with webhooks, the webhook sender's rate, reads with 50 streams open"),
 ]
 
 

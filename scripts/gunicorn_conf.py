@@ -68,20 +68,41 @@ class SyncWorker(sync.SyncWorker):
 worker_class = SyncWorker  # gunicorn logs "Using worker: SyncWorker"
 
 
+def _run_stream(app):
+    from app import stream
+    stream.serve(app, stream.ADDRESS)
+
+
+def _run_sender(app):
+    from app import sender
+    sender.serve_forever(app)
+
+
 def when_ready(server):
-    """Fork the background process's supervisor beside the workers (see scripts/background.py):
-    jobs and tasks run in a process of their own, never in a request."""
+    """Fork, beside the workers, the supervisors (see scripts/background.py) of the background
+    process (jobs and tasks, never in a request), the stream server (section 13's live stream:
+    the workers hand each stream's socket to it, see app/stream.py; set before the workers fork,
+    so each knows its address) and the webhook sender."""
     app = server.app.wsgi()
-    if not app.config.get("BACKGROUND", True):
-        return
     from scripts import background
     fds = [listener.fileno() for listener in server.LISTENERS]
+    if app.config.get("STREAM", True):
+        from app import stream
+        stream.ADDRESS = stream.new_address()
+        server.stream_pid = background.start_beside(app, fds, _run_stream, "stream server")
+        server.log.info("Stream server supervisor: %s", server.stream_pid)
+    if app.config.get("WEBHOOK_SENDER", True):
+        server.sender_pid = background.start_beside(app, fds, _run_sender, "webhook sender")
+        server.log.info("Webhook sender supervisor: %s", server.sender_pid)
+    if not app.config.get("BACKGROUND", True):
+        return
     server.background_pid = background.start_beside(app, fds)
     server.log.info("Background process supervisor: %s", server.background_pid)
 
 
 def on_exit(server):
-    pid = getattr(server, "background_pid", None)
-    if pid:
-        from scripts import background
-        background.stop(pid)
+    from scripts import background
+    for name in ("background_pid", "stream_pid", "sender_pid"):
+        pid = getattr(server, name, None)
+        if pid:
+            background.stop(pid)

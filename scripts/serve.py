@@ -20,6 +20,8 @@ Backroom is starting on {url} with {cfg['WORKERS']} workers ({storage}).
   Log in:      curl -s -X POST {url}/api/auth/login -H 'Content-Type: application/json' \\
                  -d '{{"username": "manager", "password": "<printed above>"}}'
                then send 'Authorization: Bearer <access_token>' (in Swagger UI: Authorize).
+  Live stream: curl -N {url}/api/events/stream -H 'Authorization: Bearer <access_token>'
+               (served by the stream server beside the workers; the webhook sender runs beside them too)
 """, file=sys.stderr, flush=True)
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     # the worker class (gunicorn's sync worker, see SyncWorker) and the rest are in gunicorn_conf.py

@@ -120,8 +120,17 @@ def one_of_every_kind(client, auth, users):
     purchase_order = client.post("/api/purchase-orders", headers=auth["admin"], json={
         "vendor_id": vendor["id"], "lines": [{"product_id": product["id"], "quantity": 2}]}).get_json()
     image = add_image(client, auth["admin"], product)
+    # section 13: an event, an admin's notification (a low-stock crossing), a webhook (an IP
+    # literal: nothing to resolve; no sender runs in these tests)
+    low = create_product(client, auth["admin"], stock=2, low_stock_threshold=1)
+    place_order(client, auth["admin"], [(low, 1)])
+    event = client.get("/api/events?limit=1", headers=auth["admin"]).get_json()["items"][0]
+    notification = client.get("/api/notifications?limit=1", headers=auth["admin"]).get_json()["items"][0]
+    webhook = client.post("/api/webhooks", json={"url": "https://93.184.215.14/hooks", "events": ["*"]},
+                          headers=auth["admin"]).get_json()
     return {"images": image["id"], "{image_id}": "thumb",  # /api/images/{image_id}/{variant}
             "users": users["viewer"]["id"], "products": product["id"], "books": product["id"],
+            "events": event["id"], "notifications": notification["id"], "webhooks": webhook["id"],
             "orders": order["id"], "deliveries": delivery["id"], "barcodes": product["sku"],
             "invites": invite["id"], "categories": category["id"],
             "conversations": conversation["conversation_id"], "dashboard": "app.js",

@@ -191,6 +191,7 @@ def create_product(uow, data, user_id=None, writer=STAFF, default_threshold=None
     product = _ordered(_normalise(product))
     _store(uow, product, new=True)
     stock.open_stock(uow, product, user_id, data.get("location_id"))
+    uow.events.add("product.created", product)
     return product
 
 
@@ -217,13 +218,18 @@ def update_product(uow, product_id, data, if_match=None, replace=False, writer=S
         product["status"] = kept["status"]
         if not writer.sets_cost:
             product["cost"] = kept["cost"]
+    stored_status = product["status"]
     old_isbn = product.get("isbn")
     if "isbn" in data and not replace and product.get("barcode") == old_isbn and "barcode" not in data:
         product["barcode"] = None  # the default barcode follows the ISBN
     product.update({k: v for k, v in data.items() if k in WRITABLE and k not in ("category", "category_id")})
     _link_category(uow, product, data)
     _normalise(product)
-    return _store(uow, _ordered(product), new=False)
+    was_archived = stored_status == "archived"
+    product = _store(uow, _ordered(product), new=False)
+    archived = product["status"] == "archived" and not was_archived
+    uow.events.add("product.archived" if archived else "product.updated", product)
+    return product
 
 
 def archive_product(uow, product_id, if_match=None, writer=STAFF):

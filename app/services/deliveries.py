@@ -76,6 +76,7 @@ def create_delivery(uow, data, user_id, delivery_days=3, tz_name="UTC"):
         "created_by": user_id,
     }
     uow.deliveries.add(delivery)
+    uow.events.add("delivery.created", delivery)
     return delivery
 
 
@@ -96,7 +97,9 @@ def advance_delivery(uow, delivery_id, status, note=None, user_id=None):
         _unship_order(uow, delivery["order_id"])
     delivery["status"] = status
     delivery["events"].append(_event(status, note, user_id))
-    return uow.deliveries.update(delivery)
+    delivery = uow.deliveries.update(delivery)
+    uow.events.add("delivery.updated", delivery)
+    return delivery
 
 
 def cancel_pending_deliveries(uow, order_id, note, user_id):
@@ -105,7 +108,7 @@ def cancel_pending_deliveries(uow, order_id, note, user_id):
         if delivery["status"] == "pending":
             delivery["status"] = "cancelled"
             delivery["events"].append(_event("cancelled", note, user_id))
-            uow.deliveries.update(delivery)
+            uow.events.add("delivery.updated", uow.deliveries.update(delivery))
 
 
 # ---- its order follows ----------------------------------------------------

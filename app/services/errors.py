@@ -218,6 +218,8 @@ class StorefrontKeyRequired(Unauthorized):
 class InvalidStorefrontKey(Unauthorized):
     code = "invalid_storefront_key"
     title = "Invalid storefront key"
+
+
 # ---- section 10: vendors and purchasing
 
 
@@ -257,3 +259,17 @@ class DuplicateImage(Conflict):
 
     code = "duplicate_image"
     title = "Duplicate image"
+
+
+# ---- section 13: webhooks
+
+class WebhookUrlNotAllowed(ValidationFailed):
+    """The URL's host is or resolves to an address that is not global unicast (the SSRF guard)."""
+
+    code = "webhook_url_not_allowed"
+    title = "Webhook URL not allowed"
+
+
+class WebhookInactive(Conflict):
+    code = "webhook_inactive"
+    title = "Webhook inactive"

@@ -145,7 +145,8 @@ def accept_invite(uow, data, address, refresh_ttl=None):
         raise InvalidInvite("This invitation code is not valid.")
     user = user_service.create_user(uow, {"username": data["username"], "password": data["password"],
                                           "role": invite["role"],
-                                          "email": data.get("email") or invite["email"]})
+                                          "email": data.get("email") or invite["email"]},
+                                     record_event=False)
     invite.update(status="used", used_at=timestamp(), used_by=user["id"])
     uow.invites.update(invite)
     session = user_service.start_session(uow, user, refresh_ttl=refresh_ttl)

@@ -68,6 +68,9 @@ def place_order(uow, data, user_id, currency, channel="staff", hold_expires_at=N
         order["payment"] = _check_payment(data["payment"], total)
         order["status"], order["payment_status"] = "paid", "paid"
     uow.orders.add(order)
+    uow.events.add("order.created", order)
+    if order["payment_status"] == "paid":
+        uow.events.add("order.paid", order)
     return order
 
 
@@ -81,7 +84,9 @@ def pay_order(uow, order_id, payment):
     order["payment_status"] = "paid"
     if order["status"] == "pending":
         order["status"] = "paid"
-    return uow.orders.update(order)
+    order = uow.orders.update(order)
+    uow.events.add("order.paid", order)
+    return order
 
 
 def complete_order(uow, order_id, user_id=None):
@@ -91,7 +96,9 @@ def complete_order(uow, order_id, user_id=None):
         raise InvalidTransition(f"Only a paid order can be completed; this one is {order['status']}.")
     order["status"] = "completed"
     cancel_pending_deliveries(uow, order["id"], "order completed in the shop", user_id)
-    return uow.orders.update(order)
+    order = uow.orders.update(order)
+    uow.events.add("order.completed", order)
+    return order
 
 
 def cancel_order(uow, order_id, reason=None, user_id=None, may_refund=False):
@@ -115,4 +122,6 @@ def cancel_order(uow, order_id, reason=None, user_id=None, may_refund=False):
     order["cancel_reason"] = reason
     order["cancelled_at"] = timestamp()
     cancel_pending_deliveries(uow, order["id"], "order cancelled", user_id)
-    return uow.orders.update(order)
+    order = uow.orders.update(order)
+    uow.events.add("order.cancelled", order)
+    return order

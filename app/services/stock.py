@@ -5,6 +5,7 @@ uow.products.change_stock moves both together, never below zero at the location.
 """
 from ..storage.base import level_key, new_id, timestamp
 from . import audit
+from . import events
 from .codes import lookup_forms
 from .errors import InsufficientStock, NotFound, ValidationFailed
 
@@ -69,6 +70,7 @@ def take_lines(uow, lines, location_id, reason, ref=None, note=None, user_id=Non
             short.append((index, product, quantity))
             continue
         updated, quantity_there = changed
+        events.note_stock(uow, updated["stock"] + quantity, updated)
         movement = _movement(updated, location_id, quantity_there, -quantity, reason, ref, note, user_id)
         uow.movements.add(movement)
         movements.append(movement)
@@ -102,6 +104,7 @@ def change_stock(uow, product_id, delta, reason, ref=None, note=None, user_id=No
             shortages=[{"product_id": product_id, "location_id": location_id, "requested": -delta,
                         "available": available}])
     updated, quantity_there = changed
+    events.note_stock(uow, updated["stock"] - delta, updated)
     movement = _movement(updated, location_id, quantity_there, delta, reason, ref, note, user_id)
     uow.movements.add(movement)
     return updated, movement

@@ -184,8 +184,7 @@ def place_order(uow, data, currency, hold_seconds, lines=None):
     lines: what check_checkout gave for data (else they are resolved again)."""
     order = orders.place_order(uow, {**data, "customer_id": None}, None, currency, channel="storefront",
                                hold_expires_at=hold_deadline(hold_seconds), lines=lines)
-    uow.events.add("order.created", order)
-    return order
+    return order  # orders.place_order recorded order.created (with its channel)
 
 
 def track_order(uow, number, email):
@@ -232,9 +231,7 @@ def expire_holds(uow, now=None):
             continue
         if any(d["status"] not in INACTIVE for d in uow.deliveries.for_order(order["id"])):
             continue
-        done = orders.cancel_order(uow, order["id"], HOLD_CANCEL_REASON, None)
-        uow.events.add("order.cancelled", done)
-        cancelled.append(done)
+        cancelled.append(orders.cancel_order(uow, order["id"], HOLD_CANCEL_REASON, None))  # its event too
     return cancelled
 
 

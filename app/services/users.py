@@ -49,7 +49,12 @@ def get_user(uow, user_id):
     return user
 
 
-def create_user(uow, data):
+def _user_view(user):
+    from schemas.users import user_out
+    return user_out(user)
+
+
+def create_user(uow, data, record_event=True):
     """A new staff member; the username is unique case-insensitively."""
     check_password_rules(data["password"])
     user = {
@@ -64,6 +69,8 @@ def create_user(uow, data):
         uow.users.add(user)
     except UniqueViolation as exc:
         raise DuplicateValue(exc.field, "A user with this username already exists.") from None
+    if record_event:
+        uow.events.add("user.created", _user_view(user))
     return user
 
 
@@ -79,6 +86,7 @@ def update_user(uow, user_id, changes, if_match=None):
     check_version(user, if_match)
     role = changes.get("role", user["role"])
     active = changes.get("active", user["active"])
+    was_active = user["active"]
     if _would_lose_last_admin(uow, user, role, active):
         raise LastAdmin("This is the last active admin; make another admin first.")
     for key in ("username", "email", "role", "active"):
@@ -90,6 +98,8 @@ def update_user(uow, user_id, changes, if_match=None):
         raise DuplicateValue(exc.field, "A user with this username already exists.") from None
     if not user["active"]:
         revoke_sessions(uow, user["id"])
+    deactivated = was_active and not user["active"]
+    uow.events.add("user.deactivated" if deactivated else "user.updated", _user_view(user))
     return user
 
 

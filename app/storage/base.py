@@ -83,6 +83,16 @@ def timestamp(moment=None):
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# hook(uow), run by every writing unit of work's commit before it writes anything: what a change
+# makes beside its events (section 13's notifications and webhook deliveries, stock crossings)
+BEFORE_COMMIT = []
+
+
+def run_before_commit(uow):
+    for hook in BEFORE_COMMIT:
+        hook(uow)
+
+
 @dataclass
 class Query:
     """What a list endpoint asks of a repository; every backend answers it the same way.

@@ -311,6 +311,35 @@ DECLARED = [
                  Index(("resource_id", "id"), name="audit_log_resource_id_idx"),
                  Index(("request_id",), name="audit_log_request_idx"),
                  Index(("at",), name="audit_log_at_idx"))),
+    # ---- section 13: notifications, their preferences, webhooks, their deliveries, stream tickets
+    Collection("notifications", [
+        F("id"), F("user_id"), F("type"), F("event_id"), F("title"), F("message"),
+        F("resource_type"), F("resource_id"), F("read_at", "ts"), *stamps()],
+        lookups={"user_id": "for_user", "event_id": "for_event"},
+        indexes=(Index(("user_id", "id"), name="notifications_user_idx"),
+                 Index(("event_id",), name="notifications_event_idx"))),
+    # one record per user (id = the user's id): {types: {type: bool}, email: {type: bool}}
+    Collection("notification_preferences", [F("id"), F("types", "json"), F("email", "json"), *stamps()],
+               time_ids=False, upsert=True),
+    Collection("webhooks", [
+        F("id"), F("url"), F("events", "json"), F("description"), F("active", "bool"),
+        F("disabled_reason"), F("secrets", "json"), F("failing_since", "ts"), *stamps()]),
+    Collection("webhook_deliveries", [
+        F("id"), F("webhook_id"), F("event_id"), F("type"), F("status"), F("attempts", "int32"),
+        F("response_status", "int32"), F("response_ms", "int"), F("error"), F("next_attempt_at", "ts"),
+        *stamps()],
+        lookups={"webhook_id": "for_webhook"},
+        indexes=(Index(("webhook_id", "id"), name="webhook_deliveries_webhook_idx"),)),
+    # the sender's queue: one entry per pending delivery (id = the delivery's), gone once it ends
+    Collection("webhook_queue", [
+        F("id"), F("webhook_id"), F("due_at", "ts"), F("claimed_by"), F("claimed_until", "ts"),
+        *stamps()],
+        time_ids=False, lookups={"webhook_id": "for_webhook"},
+        indexes=(Index(("due_at", "id"), name="webhook_queue_due_idx"),)),
+    # a stream ticket (id = the ticket's hash): opens one stream as its user, once, within 60 s
+    Collection("stream_tickets", [F("id"), F("user_id"), F("expires_at", "ts"), F("used", "bool"),
+                                  *stamps()],
+               time_ids=False, upsert=True),
 ]
 
 COLLECTIONS = {c.name: c for c in DECLARED}

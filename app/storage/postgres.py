@@ -43,11 +43,12 @@ from psycopg.types.json import Json
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .base import (UNKNOWN, LockTimeout, Query, StoreError, UniqueViolation, ids_after, level_key, new_id,
-                   timestamp)
+                   run_before_commit, timestamp)
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import (MovementRepository, OrderRepository, ProductRepository, PurchaseOrderRepository,
-                           StockCountRepository, TransferRepository, clone, day_starts, entries_after, evaluate,
+from .repositories import (EventLog, MovementRepository, NotificationRepository, OrderRepository,
+                           ProductRepository, PurchaseOrderRepository, StockCountRepository,
+                           TransferRepository, clone, day_starts, entries_after, evaluate,
                            every_match, movement_totals, page_log)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
@@ -1137,6 +1138,42 @@ class PgAuditLog(PgLogRepository):
     time_field = "at"
 
 
+def _unread(alias, wanted, params):
+    return f"{alias}.read_at IS NULL" if wanted else f"{alias}.read_at IS NOT NULL"
+
+
+class PgNotificationRepository(PgRepository):
+    collection = "notifications"
+    special = NotificationRepository.special
+    sql_special = {"unread": _unread}
+
+
+class PgWebhookQueueRepository(PgRepository):
+    """The webhook sender's queue, claimed with FOR UPDATE SKIP LOCKED: any number of senders
+    share it without waiting on each other."""
+
+    collection = "webhook_queue"
+
+    def claim(self, worker, lease_seconds, limit=50, now=None):
+        now = now or datetime.now(timezone.utc)
+        now_text = timestamp(now)
+        until = timestamp(now + timedelta(seconds=lease_seconds))
+        rows = self.uow.rows(
+            "UPDATE webhook_queue t SET claimed_by = %s, claimed_until = %s::timestamptz, "
+            "version = t.version + 1, updated_at = %s::timestamptz "
+            "WHERE t.id IN (SELECT id FROM webhook_queue WHERE due_at <= %s::timestamptz AND "
+            "(claimed_until IS NULL OR claimed_until < %s::timestamptz) "
+            "ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {self.shape.select_t}",
+            (worker, until, now_text, now_text, now_text, limit))
+        return sorted((self.shape.decode(r) for r in rows), key=lambda e: (e["due_at"], e["id"]))
+
+
+def _hidden_prefixes(alias, wanted, params):
+    params.append([str(w) for w in wanted])
+    return f"split_part({alias}.type, '.', 1) <> ALL(%s)"
+
+
 class PgEventLog(PgLogRepository):
     """The outbox. Events are written when the unit of work commits, numbered (`seq`) under the
     `event_seq` counter's row lock held to the commit, so their order is the order of commits
@@ -1144,6 +1181,8 @@ class PgEventLog(PgLogRepository):
 
     collection = "events"
     time_field = "at"
+    special = EventLog.special
+    sql_special = {"hidden_prefixes": _hidden_prefixes}
 
     def add(self, event_type, data):
         return self.append({"id": "evt_" + new_id(), "type": event_type, "at": timestamp(),
@@ -1179,7 +1218,8 @@ SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog, PgAuditLog,
             PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
-            PgStockCountRepository, PgPurchaseOrderRepository)}
+            PgStockCountRepository, PgPurchaseOrderRepository, PgNotificationRepository,
+            PgWebhookQueueRepository)}
 
 
 def _repository_class(decl):
@@ -1215,6 +1255,7 @@ class PgUnitOfWork:
         self.known = {}
         self.pending_events = []
         self._reset_audit()
+        self.scratch = {}  # what the services note for the commit hooks (base.BEFORE_COMMIT)
         for name in self._made:  # repositories of an earlier use of this unit of work
             del self.__dict__[name]
         self._made = []
@@ -1254,9 +1295,14 @@ class PgUnitOfWork:
         before = self.before
         return [(c, rid, before.get((c, rid), UNKNOWN), rec) for (c, rid), rec in self.written.items()]
 
+    def recorded_events(self):
+        """The events recorded in this unit of work so far, in order."""
+        return list(self.pending_events)
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")
+        run_before_commit(self)  # events' consequences (stock alerts, notifications, deliveries)
         hook = self.store.on_commit
         if hook is not None:  # the audit entry of a request, appended to this same commit
             hook(self)

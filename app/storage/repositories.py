@@ -7,7 +7,7 @@ from itertools import islice
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
-from .base import Query, StoreError, level_key, new_id, timestamp
+from .base import Query, StoreError, level_key, new_id, run_before_commit, timestamp
 from .declarations import COLLECTIONS as DECLARED
 
 
@@ -497,6 +497,9 @@ class EventLog(LogRepository):
 
     collection = "events"
     time_field = "at"
+    # section 13: the types a role may not read, by the part before the dot
+    special = {"hidden_prefixes": lambda wanted: (
+        lambda r, hidden=frozenset(wanted): r["type"].partition(".")[0] not in hidden)}
 
     def add(self, event_type, data):
         return self.append({"id": "evt_" + new_id(), "type": event_type, "at": timestamp(),
@@ -859,11 +862,40 @@ class IdempotencyRepository(Repository):
             self.tx.delete(self.collection, rec["id"])
 
 
+class NotificationRepository(Repository):
+    """Section 13's inboxes: `unread` true or false filters on read_at."""
+
+    collection = "notifications"
+    special = {"unread": lambda wanted: (lambda r: (r.get("read_at") is None) == bool(wanted))}
+
+
+class WebhookQueueRepository(Repository):
+    """The webhook sender's queue: one entry per pending delivery, claimed for a lease."""
+
+    collection = "webhook_queue"
+
+    def claim(self, worker, lease_seconds, limit=50, now=None):
+        """Up to `limit` due entries (due_at come, no live lease), taken for `worker` until the lease
+        ends, soonest first; the caller commits (writers serialise on the write lock)."""
+        now = now or datetime.now(timezone.utc)
+        now_text = timestamp(now)
+        until = timestamp(now + timedelta(seconds=lease_seconds))
+        due = sorted((e for e in self.tx.scan(self.collection)
+                      if e["due_at"] <= now_text and (e.get("claimed_until") or "") < now_text),
+                     key=lambda e: (e["due_at"], e["id"]))[:limit]
+        taken = []
+        for entry in due:
+            entry = clone(entry)
+            entry.update(claimed_by=worker, claimed_until=until)
+            taken.append(self.update(entry))
+        return taken
+
+
 SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
             LoginAttemptRepository, IdempotencyRepository, EventLog, AuditLog, MovementRepository,
             StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository,
-            PurchaseOrderRepository)}
+            PurchaseOrderRepository, NotificationRepository, WebhookQueueRepository)}
 
 
 def repository_class(decl):
@@ -889,6 +921,7 @@ class UnitOfWork:
         self._cm = self.store.snapshot() if self.readonly else self.store.transaction()
         self.tx = self._cm.__enter__()
         self.audit_notes = []
+        self.scratch = {}  # what the services note for the commit hooks (base.BEFORE_COMMIT)
         if self._made:  # repositories of an earlier use hold its transaction
             for name in self._made:
                 del self.__dict__[name]
@@ -921,9 +954,14 @@ class UnitOfWork:
         committed = self.tx.tables.records
         return [(c, rid, committed[c].get(rid), rec) for (c, rid), rec in self.tx.writes.items()]
 
+    def recorded_events(self):
+        """The events recorded in this unit of work so far, in order."""
+        return [record for collection, record in self.tx.appends if collection == "events"]
+
     def commit(self):
         if self.readonly:
             raise StoreError("read-only unit of work")
+        run_before_commit(self)  # events' consequences (stock alerts, notifications, deliveries)
         hook = self.store.on_commit
         if hook is not None:  # the audit entry of a request, appended to this same commit
             hook(self)

@@ -169,6 +169,28 @@ EXPECTED_ROLES = {
     "updateProductImage": CATALOG,
     "deleteProductImage": CATALOG,
     "getImageFile": PUBLIC_CATALOG,
+    # section 13: events, notifications, the live stream, webhooks
+    "listEvents": STAFF,
+    "getEvent": STAFF,
+    "createStreamTicket": STAFF,
+    "streamEvents": STAFF,
+    "listNotifications": STAFF,
+    "countUnreadNotifications": STAFF,
+    "readAllNotifications": STAFF,
+    "getNotificationPreferences": STAFF,
+    "putNotificationPreferences": STAFF,
+    "getNotification": STAFF,
+    "readNotification": STAFF,
+    "readNotificationPut": STAFF,
+    "listWebhooks": ADMIN,
+    "createWebhook": ADMIN,
+    "getWebhook": ADMIN,
+    "updateWebhook": ADMIN,
+    "deleteWebhook": ADMIN,
+    "rotateWebhookSecret": ADMIN,
+    "pingWebhook": ADMIN,
+    "listWebhookDeliveries": ADMIN,
+    "retryWebhookDelivery": ADMIN,
 }
 
 SPEC_OPERATIONS = operations()

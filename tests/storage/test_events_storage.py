@@ -1,0 +1,99 @@
+"""Section 13's storage on both backends: what a change records beside its events commits with it
+or not at all; the webhook queue's claim; the event and notification filters; followers."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.services import events as _events  # noqa: F401 - registers the commit hook
+from app.storage.base import Query
+from app.storage.jsonfile import JsonFileStore
+from app.storage.postgres import PostgresStore
+from tests.unit.builders import add_order, add_product, add_user, read, run
+
+
+@pytest.fixture
+def shop(backend, tmp_path, request):
+    if backend == "json":
+        store = JsonFileStore(str(tmp_path / "data"))
+    else:
+        pg_shop = request.getfixturevalue("pg_shop")
+        pg_shop.wipe()
+        store = PostgresStore(pg_shop.url, pg_shop.schema)
+    from app.services.locations import ensure_default_location
+    run(store, ensure_default_location)  # what the app's start-up does
+    yield store
+    store.close()
+
+
+def _hook(shop, events=("*",), active=True):
+    from app.services import webhooks
+    return run(shop, lambda uow: webhooks.create_webhook(
+        uow, {"url": "http://127.0.0.1/h", "events": list(events), "active": active}, allow_private=True))
+
+
+def test_notifications_and_deliveries_commit_with_their_event_or_not_at_all(shop):
+    manager = add_user(shop, "manager")
+    hook = _hook(shop, ["stock.low"])
+    product = add_product(shop, stock=3, low_stock_threshold=2)
+
+    def fails(uow):
+        from app.services import orders
+        orders.place_order(uow, {"items": [{"product_id": product["id"], "quantity": 1}]}, "u", "EUR")
+        raise RuntimeError("the change is abandoned")
+    with pytest.raises(RuntimeError):
+        run(shop, fails)
+    assert read(shop, lambda uow: (uow.notifications.count(), uow.webhook_deliveries.count(),
+                                   uow.webhook_queue.count())) == (0, 0, 0)
+    add_order(shop, [(product, 1)])
+    low = read(shop, lambda uow: uow.events.list(Query(filters={"type": "stock.low"}, limit=5))[0])
+    assert len(low) == 1
+    notes = read(shop, lambda uow: uow.notifications.for_event(low[0]["id"]))
+    assert [n["user_id"] for n in notes] == [manager["id"]]
+    deliveries = read(shop, lambda uow: uow.webhook_deliveries.for_webhook(hook["id"]))
+    assert [(d["event_id"], d["status"]) for d in deliveries] == [(low[0]["id"], "pending")]
+    assert read(shop, lambda uow: uow.webhook_queue.get(deliveries[0]["id"]))["webhook_id"] == hook["id"]
+
+
+def test_events_follow_in_commit_order_and_hidden_prefixes_filter(shop):
+    user = add_user(shop, "clerk")
+    add_product(shop)
+    first = shop.events_after(None, 100)
+    assert [e["type"] for e in first][-2:] == ["user.created", "product.created"]
+    assert shop.events_after(first[-1]["id"], 10) == []
+    assert shop.events_after("evt_unknown", 10) is None
+    page, total = read(shop, lambda uow: uow.events.list(Query(filters={"hidden_prefixes": ("user",)}, limit=50)))
+    assert total == len(page) and all(e["type"] != "user.created" for e in page) and page
+    page, _ = read(shop, lambda uow: uow.events.list(Query(filters={"type": ["user.created"]}, limit=50)))
+    assert [e["data"]["id"] for e in page] == [user["id"]]
+
+
+def test_unread_filters_on_read_at(shop):
+    def add(uow):
+        for n, read_at in enumerate((None, "2026-01-01T00:00:00Z", None)):
+            uow.notifications.add({"id": f"ntf_{n}", "user_id": "u1", "type": "stock.low", "event_id": "e",
+                                   "title": "t", "message": "m", "resource_type": "product",
+                                   "resource_id": "p", "read_at": read_at})
+    run(shop, add)
+    unread = read(shop, lambda uow: uow.notifications.list(Query(filters={"user_id": "u1", "unread": True}))[1])
+    done = read(shop, lambda uow: uow.notifications.list(Query(filters={"user_id": "u1", "unread": False}))[1])
+    assert (unread, done) == (2, 1)
+
+
+def test_the_queue_is_claimed_once_per_lease_soonest_first(shop):
+    now = datetime.now(timezone.utc)
+
+    def add(uow):
+        for n in range(5):
+            uow.webhook_queue.add({"id": f"whd_{n}", "webhook_id": "wh", "claimed_by": None, "claimed_until": None,
+                                   "due_at": (now - timedelta(seconds=10 - n)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        uow.webhook_queue.add({"id": "whd_later", "webhook_id": "wh", "claimed_by": None, "claimed_until": None,
+                               "due_at": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    run(shop, add)
+    first = run(shop, lambda uow: uow.webhook_queue.claim("a:1", 30, limit=3, now=now))
+    second = run(shop, lambda uow: uow.webhook_queue.claim("b:2", 30, limit=10, now=now))
+    assert [e["id"] for e in first] == ["whd_0", "whd_1", "whd_2"]
+    assert [e["id"] for e in second] == ["whd_3", "whd_4"]
+    assert run(shop, lambda uow: uow.webhook_queue.claim("c:3", 30, now=now)) == []
+    expired = run(shop, lambda uow: uow.webhook_queue.claim("c:3", 30, now=now + timedelta(seconds=31)))
+    assert [e["id"] for e in expired] == ["whd_0", "whd_1", "whd_2", "whd_3", "whd_4"]
+    assert all(e["claimed_by"] == "c:3" for e in expired)
