@@ -436,10 +436,6 @@ class JsonFileStore:
     @contextmanager
     def transaction(self):
         try:
-            # Catch up on what others committed before taking the lock, so that under it only the
-            # lines written meanwhile are replayed (a process that was idle, such as the background
-            # one, would otherwise keep every writer waiting while it replays seconds of commits).
-            self.refresh()
             with self._locked():
                 self.refresh(locked=True)
                 ids_after(self.tables.newest_id)

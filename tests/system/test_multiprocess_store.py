@@ -108,7 +108,7 @@ def test_an_idle_reader_notices_compactions_done_by_another_process(tmp_path):
 def test_a_process_a_little_behind_follows_on_after_compaction_without_rereading_everything(tmp_path):
     """Compaction keeps an overlap of journal lines: a worker a few commits behind reads on from
     where it was; only one further behind than the overlap re-reads every snapshot file."""
-    writer = open_store(tmp_path, compact_bytes=16384)  # its overlap: 4 KiB, a handful of lines
+    writer = open_store(tmp_path, compact_bytes=32768)  # its overlap: 8 KiB, a handful of lines
     with idle_reader(tmp_path) as ask:
         assert ask("open") == 0
         add_products(writer, 3, 1, prefix="near")
@@ -117,10 +117,10 @@ def test_a_process_a_little_behind_follows_on_after_compaction_without_rereading
         assert ask("counts") == [5]
         assert ask("full_loads") == [0]
 
-        for n in range(20):  # far more than the overlap holds
+        for n in range(40):  # far more than the overlap holds
             add_products(writer, 1, 1, prefix=f"far{n}")
         writer.checkpoint()
-        assert ask("counts") == [25]
+        assert ask("counts") == [45]
         assert ask("full_loads") == [1]
 
 
