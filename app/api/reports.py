@@ -27,7 +27,7 @@ def _bad(field, message):
 
 def _date_arg(name):
     raw = request.args.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
         if len(raw.strip()) != 10:

@@ -168,8 +168,8 @@ def create_webhook(uow, data, allow_private=False):
 
 def update_webhook(uow, webhook_id, data, if_match=None, allow_private=False):
     webhook = get_stored(uow, webhook_id)
+    clean = _clean(data, allow_private, partial=True)  # a bad body is 400 whatever If-Match says
     check_version(webhook, if_match)
-    clean = _clean(data, allow_private, partial=True)
     was_active = webhook["active"]
     webhook.update(clean)
     if webhook["active"] and not was_active:
