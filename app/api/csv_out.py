@@ -45,7 +45,7 @@ def wants_csv():
     """True for format=csv, or for an Accept that names text/csv (no format); format=json or
     none is JSON; another format is 400."""
     fmt = request.args.get("format")
-    if fmt:
+    if fmt is not None:  # an empty format= is not a format either
         if fmt not in ("json", "csv"):
             raise ValidationFailed("The query is not valid.",
                                    errors={"format": ["Must be one of: json, csv."]})

@@ -68,7 +68,7 @@ def test_generated_requests_get_documented_answers(app, api_schema, auth, users,
                           for mode in modes for ids in (known, None)])
 
     @given(case=strategy)
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               phases=(Phase.explicit, Phase.generate, Phase.shrink),
               suppress_health_check=list(HealthCheck))
     def generated(case):
