@@ -182,6 +182,12 @@ def _category_reader():
 def list_categories():
     """List categories: filters parent_id (an id, or null), slug; q over name, slug, description."""
     _category_reader()
+    return category_page()
+
+
+def category_page():
+    """A page of the category tree with its filters (parent_id: an id, or null; slug) and q; the
+    storefront's list of categories answers the same."""
     query = list_query(filters={"parent_id": lambda raw: None if raw == "null" else raw, "slug": text},
                        sort_fields=CATEGORY_SORT, q_fields=("name", "slug", "description"),
                        default_sort=(("name", False),))

@@ -8,10 +8,10 @@ from flask import Blueprint, current_app, g, make_response, request, url_for
 
 from schemas.storefront import StorefrontKeySchema, StorefrontOrderSchema, load_plain_checkout
 from ..auth import requires
-from ..services import categories, idempotency, rate_limits, settings, storefront
+from ..services import idempotency, rate_limits, settings, storefront
 from ..services.errors import DomainError, ValidationFailed
 from ..storage.base import StoreError
-from .inventory import CATEGORY_SORT, PRODUCT_SEARCH, _in_category
+from .inventory import PRODUCT_SEARCH, _in_category, category_page
 from .preconditions import if_match
 from .product_views import product_images
 from .query_params import boolean, choice, list_query, text
@@ -174,13 +174,7 @@ def _currency_of(uow):
 @keyed
 def list_categories():
     """The category tree, as GET /api/categories answers it (section 14): filters parent_id, slug; q."""
-    query = list_query(filters={"parent_id": lambda raw: None if raw == "null" else raw, "slug": text},
-                       sort_fields=CATEGORY_SORT, q_fields=("name", "slug", "description"),
-                       default_sort=(("name", False),))
-    with reader() as uow:
-        items, total = uow.categories.list(query)
-        items = categories.categories_out(uow, items)
-    return page_response(items, total, query)
+    return category_page()
 
 
 @bp.post("/storefront/orders")
