@@ -267,9 +267,13 @@ def forget_dead_sessions(app):
 @task(2.0, "storefront holds")
 def expire_storefront_holds(app):
     """Section 11: unpaid storefront orders past their hold are cancelled and their stock
-    returned (the workers do the same before answering; whoever comes first does it, once)."""
+    returned (the workers do the same before answering; whoever comes first does it, once).
+
+    Like a worker it looks only when its next known deadline has come: the earliest hold it saw
+    pending, or a hold's length after its last look (a hold made since ends later than that), so
+    a busy store's orders are not searched every two seconds for holds that cannot be due yet."""
     from .api.storefront import run_due_holds
-    run_due_holds(app, force=True)
+    run_due_holds(app)
 
 
 @job("mail.send", max_attempts=1000, lease_seconds=45)

@@ -121,6 +121,12 @@ class Sender:
         return found if found is not None else uow.events.get(event_id)
 
     def claim(self):
+        with self.store.reader() as uow:  # most wake-ups (a commit with events) queue nothing
+            if not uow.webhook_queue.any_due():
+                # nothing to send: the events are not followed meanwhile (a delivery's event
+                # older than the cursor is looked up), so an idle sender costs a commit nothing
+                self.followed = False
+                return []
         self.follow()
         with self.store.unit_of_work() as uow:
             entries = uow.webhook_queue.claim(self.name, LEASE_SECONDS, BATCH)

@@ -40,6 +40,7 @@ USER_CHECK_SECONDS = 20.0
 RING_SIZE = 5000
 MAX_BUFFER = 1 << 20  # a reader this far behind is closed (it reconnects with Last-Event-ID)
 BATCH = 500
+IDLE_POLL_SECONDS = 0.25  # how soon the follower notices the first stream opening
 
 ADDRESS = None  # the abstract Unix socket the stream server listens on (set in gunicorn's master)
 
@@ -241,6 +242,16 @@ class StreamServer:
         cursor = None
         while not self.stopping.is_set():
             try:
+                if not self.readers:
+                    # Nobody listens: follow nothing (the commits of a busy shop cost this process
+                    # nothing). The ring is let go, so a stream that opens later catches up from
+                    # the store to the newest event, and the ring starts again from there.
+                    if cursor is not None and asyncio.run_coroutine_threadsafe(
+                            self._forget_if_idle(), self.loop).result(5.0):
+                        cursor = None
+                    if cursor is None:
+                        self.stopping.wait(IDLE_POLL_SECONDS)
+                        continue
                 with self.app.app_context():
                     if cursor is None:
                         with self.store.reader() as uow:
@@ -261,9 +272,21 @@ class StreamServer:
                 log.warning("following the events failed", exc_info=True)
                 time.sleep(1.0)
 
+    async def _forget_if_idle(self):
+        """On the loop's thread: empty the ring when no stream is open (True), else keep it."""
+        if self.readers:
+            return False
+        self.ring.clear()
+        self.base = None
+        return True
+
     def _set_base(self, cursor):
         if self.base is None and not self.ring:
             self.base = cursor
+        # streams opened before the ring began (the follower was idle) may lack events up to
+        # its base: feeding them now catches them up from the store
+        for reader in list(self.readers):
+            self._feed(reader)
 
     # hand-overs, in a thread of their own (asyncio has no recv of descriptors)
     def take_handovers(self):

@@ -1154,6 +1154,10 @@ class PgWebhookQueueRepository(PgRepository):
 
     collection = "webhook_queue"
 
+    def any_due(self, now=None):
+        """Always worth a claim: SKIP LOCKED takes no lock another writer waits for."""
+        return True
+
     def claim(self, worker, lease_seconds, limit=50, now=None):
         now = now or datetime.now(timezone.utc)
         now_text = timestamp(now)

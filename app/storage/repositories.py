@@ -874,6 +874,12 @@ class WebhookQueueRepository(Repository):
 
     collection = "webhook_queue"
 
+    def any_due(self, now=None):
+        """Whether claim() would find work (read under a snapshot, without the write lock)."""
+        now_text = timestamp(now or datetime.now(timezone.utc))
+        return any(e["due_at"] <= now_text and (e.get("claimed_until") or "") < now_text
+                   for e in self.tx.scan(self.collection))
+
     def claim(self, worker, lease_seconds, limit=50, now=None):
         """Up to `limit` due entries (due_at come, no live lease), taken for `worker` until the lease
         ends, soonest first; the caller commits (writers serialise on the write lock)."""
