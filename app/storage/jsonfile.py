@@ -3,7 +3,11 @@ pretty-printed snapshot files per collection, shared safely by any number of pro
 
 Layout of SHOP_DATA_DIR:
   journal.jsonl      line 1 {"journal": 1, "base_tx": B, "started_at", "id"}; then one line per
-                     committed transaction {"tx": N, "at": ts, "ops": [[collection, id, record|null], ...]}
+                     committed transaction {"tx": N, "at": ts, "ops": [[collection, id, record|null], ...]},
+                     then, when it appended to logs, a TAB and [[log, id, entry], ...]: the entries
+                     themselves live in logs/<log>/; the journal carries them only to repair a
+                     segment's lost tail, so following processes never parse them (compact JSON
+                     never holds a raw TAB: inside strings it is escaped)
   <collection>.json  {"collection", "tx": T, "count", "records": [...]}: state after tx T
   .store.lock        the write lock (flock, see WriteLock), held for a whole read-modify-write
   .compact.lock      held by the one process that is compacting
@@ -294,8 +298,9 @@ class JsonFileStore:
             end = data.find(b"\n", offset)
             if end < 0:
                 return offset
+            tab = data.find(b"\t", offset, end)  # the line's log entries, not replayed
             try:
-                entry = codec.loads(data[offset:end])
+                entry = codec.loads(data[offset:end if tab < 0 else tab])
             except ValueError:
                 # A torn append never reaches its newline (JSON escapes newlines inside a line),
                 # so a whole line that does not parse is damage; cutting it off would also cut
@@ -464,12 +469,15 @@ class JsonFileStore:
     def commit(self, tx):
         """Append the transaction to the journal and fsync it; only then is it applied and acknowledged."""
         ops = tx.ops()
+        entries = []
         if tx.appends:
-            ops += self._append_logs(tx.appends)
+            entries, positions = self._append_logs(tx.appends)
+            ops += positions
         if not ops:
             return
         number = self.tables.tx + 1
-        line = codec.dumps_line({"tx": number, "at": timestamp(), "ops": ops}) + b"\n"
+        line = codec.dumps_line({"tx": number, "at": timestamp(), "ops": ops})
+        line += (b"\t" + codec.dumps_line(entries) if entries else b"") + b"\n"
         # transaction() refreshed under this lock, so the kept descriptor is the journal's file
         fd, size = self._kept_journal()
         if fd is None or self._jfd_id[1] != self._ino or size < self._offset:
@@ -496,12 +504,12 @@ class JsonFileStore:
     def _append_logs(self, appends):
         """Under the write lock: append each log's new entries to its segment file (cutting off
         what a crashed writer left past the committed size, starting a new segment when this one
-        is full); the journal ops that commit them: the entries (for repair, skipped by replay)
-        and each log's new position."""
+        is full); (the entries as [log, id, entry] for the journal line's tail, which repairs a
+        segment; the journal ops that commit each log's new position)."""
         by_log = {}
         for log_name, record in appends:
             by_log.setdefault(log_name, []).append(record)
-        ops = []
+        entries, ops = [], []
         for log_name, records in by_log.items():
             position = dict(self.tables.records["counters"].get(position_id(log_name))
                             or empty_position(log_name))
@@ -524,11 +532,11 @@ class JsonFileStore:
             except OSError as exc:
                 os.ftruncate(fd, position["size"])
                 raise StoreError(f"could not write the {log_name} log: {exc}") from exc
-            ops += [[log_name, r["id"], r] for r in records]
+            entries += [[log_name, r["id"], r] for r in records]
             position["size"] += len(data)
             position["value"] += len(records)
             ops.append(["counters", position["id"], position])
-        return ops
+        return entries, ops
 
     def _logs_need_repair(self):
         for log_name in LOGS:
@@ -579,12 +587,14 @@ class JsonFileStore:
         for line in data.split(b"\n")[1:]:
             if not line:
                 continue
+            head, _, tail = line.partition(b"\t")
             try:
-                entry = codec.loads(line)
+                entry = codec.loads(head)
+                ops = entry["ops"] + (codec.loads(tail) if tail else [])
             except ValueError:
                 break
-            records = [rec for coll, _, rec in entry["ops"] if coll == log_name]
-            ends = [rec for coll, rid, rec in entry["ops"] if coll == "counters" and rid == wanted]
+            records = [rec for coll, _, rec in ops if coll == log_name]
+            ends = [rec for coll, rid, rec in ops if coll == "counters" and rid == wanted]
             if not ends or ends[-1]["segment"] != segment:
                 continue
             data_here = b"".join(codec.dumps_line(r) + b"\n" for r in records)

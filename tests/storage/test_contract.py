@@ -809,6 +809,31 @@ def test_log_bytes_a_crash_left_uncommitted_are_cut_and_lost_committed_ones_put_
     assert [e["data"]["n"] for e in open_store(shop.address).events_after(None)] == [0, 1, 2]
 
 
+@pytest.mark.backends("json")
+def test_a_journal_of_the_release_before_keeps_log_entries_among_its_ops_and_still_repairs(shop, tmp_path):
+    import json as _json
+    commit(shop, lambda uow: [uow.events.add("kept", {"n": n}) for n in range(3)])
+    data = tmp_path / "data"
+    journal = data / "journal.jsonl"
+    header, *lines = journal.read_bytes().split(b"\n")
+    assert any(b"\t" in line for line in lines), "log entries follow the ops after a TAB"
+    old = []
+    for line in lines:  # the form the release before wrote: entries inside "ops"
+        head, tab, tail = line.partition(b"\t")
+        if tab:
+            entry = _json.loads(head)
+            entry["ops"] = _json.loads(tail) + entry["ops"]
+            line = _json.dumps(entry, separators=(",", ":")).encode()
+        old.append(line)
+    journal.write_bytes(b"\n".join([header, *old]))
+    segment = data / "logs" / "events" / "000001.jsonl"
+    whole = segment.read_bytes()
+    segment.write_bytes(whole[:-20])  # a lost tail, put back from the old-form lines
+    again = open_store(shop.address)
+    assert segment.read_bytes() == whole
+    assert [e["data"]["n"] for e in again.events_after(None)] == [0, 1, 2]
+
+
 def test_jobs_are_claimed_by_one_worker_until_its_lease_runs_out(shop):
     from datetime import datetime, timedelta, timezone
     commit(shop, lambda uow: [uow.jobs.enqueue("mail", {"n": n}) for n in range(3)])

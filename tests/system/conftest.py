@@ -308,14 +308,19 @@ def read_json_files(data_dir):
 
 
 def read_journal(data_dir):
-    """The journal's parsed lines; a torn last line (no newline, never acknowledged) is returned apart."""
+    """The journal's parsed lines; a torn last line (no newline, never acknowledged) is returned apart.
+    A line's log entries (after a TAB, see app/storage/jsonfile.py) are put back among its ops."""
     data = (Path(data_dir) / "journal.jsonl").read_bytes()
     lines = data.split(b"\n")
     torn = lines.pop()  # b"" when the file ends with a newline
     parsed = []
     for number, line in enumerate(lines, 1):
         try:
-            parsed.append(json.loads(line))
+            head, tab, tail = line.partition(b"\t")
+            entry = json.loads(head)
+            if tab:
+                entry["ops"] += json.loads(tail)
+            parsed.append(entry)
         except ValueError as exc:
             raise AssertionError(f"journal line {number} does not parse: {exc}") from None
     return parsed, torn
