@@ -254,6 +254,17 @@ def keep_snapshot_files_fresh(app, final=False):
         store.refresh_snapshots(settle, app.config["SNAPSHOT_MAX_LAG_SECONDS"])
 
 
+@task(2.0, "journal compaction")
+def compact_the_journal(app):
+    """The JSON store's journal is compacted here once it passes `SHOP_JOURNAL_COMPACT_BYTES`:
+    rewriting every snapshot file takes seconds of CPU, which in a worker would hold up the
+    requests it answers meanwhile (make serve lets workers compact only at four times the size,
+    should this process be down that long)."""
+    store = app.extensions["backroom.store"]
+    if hasattr(store, "compact_if_due"):
+        store.compact_if_due()
+
+
 @task(600.0, "sessions")
 def forget_dead_sessions(app):
     """Sessions that can no longer be used (revoked, or past the refresh token's lifetime) go."""

@@ -17,6 +17,9 @@ preload_app = True
 # Python's own default.
 YOUNG_COLLECTIONS_PER_FULL = 10
 NEVER = 2**31 - 1
+# with the background process in charge of compaction, a worker compacts only past this many times
+# SHOP_JOURNAL_COMPACT_BYTES (the background process being down, or far behind)
+WORKER_COMPACT_FACTOR = 4
 # Python 3.14's collector is incremental, with other generations and thresholds: there the
 # worker leaves collection to Python (the pauses this works around are what it was made for).
 GENERATIONAL_GC = sys.version_info < (3, 14)
@@ -98,6 +101,10 @@ def when_ready(server):
         return
     server.background_pid = background.start_beside(app, fds)
     server.log.info("Background process supervisor: %s", server.background_pid)
+    # forked after the background process, before the workers: they leave compaction to it
+    store = app.extensions["backroom.store"]
+    if hasattr(store, "commit_compact_factor"):
+        store.commit_compact_factor = WORKER_COMPACT_FACTOR
 
 
 def on_exit(server):

@@ -135,6 +135,10 @@ class JsonFileStore:
         self._locks_pid, self._lock, self._compact_lock = None, None, None  # see _own_locks
         self.lock_timeout = lock_timeout
         self.compact_bytes = compact_bytes
+        # a committing process compacts once the journal passes compact_bytes times this; with a
+        # background process in charge (make serve sets 4), that one compacts at compact_bytes
+        # (compact_if_due), away from the requests, and a worker only if it has fallen far behind
+        self.commit_compact_factor = 1
         # lines before a compaction's T kept in the new journal, so processes a little behind follow on
         self.overlap_bytes = min(compact_bytes // 4, MAX_OVERLAP_BYTES)
         self.tables = None
@@ -497,7 +501,7 @@ class JsonFileStore:
         self.tables.tx = number
         self._offset += len(line)
         tx.writes, tx.appends = {}, []
-        if self._offset > self.compact_bytes:
+        if self._offset > self.compact_bytes * self.commit_compact_factor:
             self._compact_due = True
 
     # ---- logs ----------------------------------------------------------
@@ -694,6 +698,14 @@ class JsonFileStore:
     def compacting(self):
         """True while this process compacts in the background."""
         return self._compactor is not None and self._compactor.is_alive()
+
+    def compact_if_due(self):
+        """Compact now when the journal has passed compact_bytes (the background process's task);
+        True when it did. Another process compacting at the moment: False, nothing waits."""
+        self.refresh()
+        if self._offset <= self.compact_bytes:
+            return False
+        return self._compact_from(None, wait=False)
 
     def compact(self, wait=True):
         """Write every snapshot file as of the newest transaction, then start the journal after it.

@@ -834,6 +834,33 @@ def test_a_journal_of_the_release_before_keeps_log_entries_among_its_ops_and_sti
     assert [e["data"]["n"] for e in again.events_after(None)] == [0, 1, 2]
 
 
+def test_committing_processes_leave_compaction_to_the_background_process_until_far_behind(tmp_path):
+    import json as _json
+    import time as _time
+    store = JsonFileStore(str(tmp_path / "own"), compact_bytes=4096)
+    store.commit_compact_factor = 4  # as make serve's workers are set
+    journal = tmp_path / "own" / "journal.jsonl"
+
+    def base_tx():
+        return _json.loads(journal.read_bytes().split(b"\n", 1)[0])["base_tx"]
+
+    while journal.stat().st_size <= 2 * 4096:
+        commit(store, lambda uow: uow.products.add(product()))
+    assert base_tx() == 0 and not store.compacting  # past the size, yet no commit compacted
+    assert store.compact_if_due() is True  # the background process's task
+    assert base_tx() > 0 and journal.stat().st_size < 4096
+    assert store.compact_if_due() is False  # nothing due now
+    compacted = base_tx()
+    while journal.stat().st_size <= 4 * 4096 + 1024:  # far behind: a commit compacts after all
+        commit(store, lambda uow: uow.products.add(product()))
+    deadline = _time.monotonic() + 10
+    while base_tx() == compacted and _time.monotonic() < deadline:
+        _time.sleep(0.02)
+    assert base_tx() > compacted
+    with JsonFileStore(str(tmp_path / "own")).reader() as uow:
+        assert uow.products.count() == read(store, lambda u: u.products.count())
+
+
 def test_jobs_are_claimed_by_one_worker_until_its_lease_runs_out(shop):
     from datetime import datetime, timedelta, timezone
     commit(shop, lambda uow: [uow.jobs.enqueue("mail", {"n": n}) for n in range(3)])

@@ -92,3 +92,26 @@ def test_a_clean_stop_writes_the_snapshot_files_out(make_server):
              what="every process of the server stopping")
     server.proc = None
     assert "AT-STOP" in (server.data_dir / "products.json").read_text()
+
+
+def test_the_background_process_compacts_the_journal_so_the_workers_need_not(make_server):
+    compact = 32768
+    server = make_server(workers=2, SHOP_JOURNAL_COMPACT_BYTES=str(compact))
+    if not uses_json_store(server):
+        pytest.skip("the JSON store's journal")
+    token = server.login()["access_token"]
+    journal = server.data_dir / "journal.jsonl"
+
+    def base_tx():
+        return json.loads(journal.read_bytes().split(b"\n", 1)[0])["base_tx"]
+    first = base_tx()
+    n = 0
+    while journal.stat().st_size <= compact:
+        server.create_product(token, f"GROW-{n}", stock=1)
+        n += 1
+    assert journal.stat().st_size < 4 * compact and base_tx() == first
+    # no request commits from here on, and workers compact only when they commit: the
+    # compaction that follows is the background process's
+    wait_for(lambda: base_tx() != first, what="the background process compacting the journal")
+    assert journal.stat().st_size < compact
+    assert server.request("GET", f"/api/products?q=GROW-{n - 1}", token).json()["total"] == 1
