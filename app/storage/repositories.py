@@ -869,6 +869,11 @@ class NotificationRepository(Repository):
     special = {"unread": lambda wanted: (lambda r: (r.get("read_at") is None) == bool(wanted))}
 
 
+def _sendable(entry, now_text):
+    """A queue entry whose attempt is due and that no live lease holds."""
+    return entry["due_at"] <= now_text and (entry.get("claimed_until") or "") < now_text
+
+
 class WebhookQueueRepository(Repository):
     """The webhook sender's queue: one entry per pending delivery, claimed for a lease."""
 
@@ -877,8 +882,7 @@ class WebhookQueueRepository(Repository):
     def any_due(self, now=None):
         """Whether claim() would find work (read under a snapshot, without the write lock)."""
         now_text = timestamp(now or datetime.now(timezone.utc))
-        return any(e["due_at"] <= now_text and (e.get("claimed_until") or "") < now_text
-                   for e in self.tx.scan(self.collection))
+        return any(_sendable(e, now_text) for e in self.tx.scan(self.collection))
 
     def claim(self, worker, lease_seconds, limit=50, now=None):
         """Up to `limit` due entries (due_at come, no live lease), taken for `worker` until the lease
@@ -886,8 +890,7 @@ class WebhookQueueRepository(Repository):
         now = now or datetime.now(timezone.utc)
         now_text = timestamp(now)
         until = timestamp(now + timedelta(seconds=lease_seconds))
-        due = sorted((e for e in self.tx.scan(self.collection)
-                      if e["due_at"] <= now_text and (e.get("claimed_until") or "") < now_text),
+        due = sorted((e for e in self.tx.scan(self.collection) if _sendable(e, now_text)),
                      key=lambda e: (e["due_at"], e["id"]))[:limit]
         taken = []
         for entry in due:
