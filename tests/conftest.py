@@ -17,6 +17,8 @@ import shutil
 import pytest
 
 from app import create_app
+from app.auth import Tokens
+from app.storage import read_or_create_secret
 from app.services import users as user_service
 from app.storage.jsonfile import JsonFileStore
 
@@ -57,23 +59,23 @@ def seeded_store(tmp_path_factory):
     """A JSON store with one user per role and a signed-in session each, made once per run.
 
     Password hashing is slow on purpose, so tests copy this folder instead of hashing again;
-    the copy carries secret.key, so the tokens minted here stay valid in every copy.
+    the copy carries secret.key, so tokens signed with it are valid in every copy. Returns the
+    folder and, per role, the (session, user) that `tokens` signs afresh for each test: a token
+    signed here once would expire (ACCESS_TOKEN_TTL) before a long run ends.
     """
     folder = tmp_path_factory.mktemp("seeded") / "data"
     app = create_app({"DATA_DIR": str(folder), "DATABASE_URL": None})
     store = app.extensions["backroom.store"]
-    tokens = {}
+    signed_in = {}
     with app.app_context():
         with store.unit_of_work() as uow:
             for role, password in PASSWORDS.items():
                 user = user_service.create_user(uow, {"username": role, "password": password,
                                                       "role": role, "email": f"{role}@example.com"})
-                session = user_service.start_session(uow, user)
-                tokens[role] = app.extensions["backroom.tokens"].issue(session, user)
-                tokens[role]["user"] = user
+                signed_in[role] = (user_service.start_session(uow, user), user)
             uow.commit()
     store.checkpoint()
-    return folder, tokens
+    return folder, signed_in
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +155,11 @@ def store(app):
 
 @pytest.fixture
 def tokens(seeded_store):
-    return seeded_store[1]
+    """tokens[role] -> {"access_token", "refresh_token", ..., "user"}, signed now for this test."""
+    folder, signed_in = seeded_store
+    signer = Tokens(read_or_create_secret(str(folder)), 900, 604800)
+    return {role: {**signer.issue(session, user), "user": user}
+            for role, (session, user) in signed_in.items()}
 
 
 @pytest.fixture
