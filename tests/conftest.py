@@ -15,6 +15,7 @@ answer; with SHOP_TEST_REQUIRE_POSTGRES=1 (.ci/run) it fails instead.
 import shutil
 
 import pytest
+from werkzeug.routing.rules import Rule
 
 from app import create_app
 from app.auth import Tokens
@@ -27,6 +28,26 @@ from . import pg
 BACKENDS = ("json", "postgres")
 PASSWORDS = {"admin": "admin-pass-1", "manager": "manager-pass-1", "clerk": "clerk-pass-1",
              "editor": "editor-pass-1", "viewer": "viewer-pass-1"}
+
+
+_BUILDERS = {}
+_compile_builder = Rule._compile_builder
+
+
+def _compile_builder_once(self, append_unknown=True):
+    """Werkzeug compiles two URL builders (Python source, ast, compile()) for each of a rule's
+    apps; every test makes an app with the same ~160 rules, so a run spent minutes on it. The
+    builder is a function of the rule's parsed form (it reads converters through its `self`
+    argument), so one made for an equal rule serves them all."""
+    key = (self.rule, tuple(self._trace), repr(sorted((self.defaults or {}).items())),
+           tuple((name, type(conv).__name__) for name, conv in self._converters.items()), append_unknown)
+    builder = _BUILDERS.get(key)
+    if builder is None:
+        builder = _BUILDERS[key] = _compile_builder(self, append_unknown)
+    return builder
+
+
+Rule._compile_builder = _compile_builder_once
 
 
 def pytest_configure(config):

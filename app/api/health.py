@@ -2,6 +2,7 @@
 import json
 import os
 
+import orjson
 import yaml
 from flask import Blueprint, Response, current_app
 
@@ -28,9 +29,9 @@ def load_spec():
     identity = (info.st_ino, info.st_size, info.st_mtime_ns)
     if _spec_cache.get("identity") != identity:
         with open(SPEC_PATH, encoding="utf-8") as fh:
-            _spec_cache["spec"] = json.dumps(yaml.load(fh, Loader=_SAFE_LOADER))
+            _spec_cache["spec"] = orjson.dumps(yaml.load(fh, Loader=_SAFE_LOADER), option=orjson.OPT_NON_STR_KEYS)
         _spec_cache["identity"] = identity
-    return json.loads(_spec_cache["spec"])
+    return orjson.loads(_spec_cache["spec"])
 
 
 @bp.get("/healthz")
