@@ -2,7 +2,8 @@
 pretty-printed snapshot files per collection, shared safely by any number of processes.
 
 Layout of SHOP_DATA_DIR:
-  journal.jsonl      line 1 {"journal": 1, "base_tx": B, "started_at", "id"}; then one line per
+  journal.jsonl      line 1 {"journal": 1, "base_tx": B, "started_at", "id", "files": {collection:
+                     the tx its snapshot file held then}}; then one line per
                      committed transaction {"tx": N, "at": ts, "ops": [[collection, id, record|null], ...]},
                      then, when it appended to logs, a TAB and [[log, id, entry], ...]: the entries
                      themselves live in logs/<log>/; the journal carries them only to repair a
@@ -20,8 +21,10 @@ line is visible to other processes from the moment it is written, as in InnoDB o
 WAL: a writer that builds on it is acknowledged only after an fsync that covers both. When
 the journal grows past a threshold, the committing process compacts in a background thread
 after it has let go of the write lock, so neither its client nor the other processes wait
-(rewriting 100,000 orders takes seconds): it writes every snapshot file as of the
-transaction T it had just committed (temp file, fsync, os.replace, fsync folder), then,
+(rewriting 100,000 orders takes seconds): it writes the snapshot file of every collection
+changed since its file was last written, as of the transaction T it had just committed (temp
+file, fsync, os.replace, fsync folder; the other files already hold their collection, and the
+new journal's header names the transaction each file holds), then,
 briefly under the write lock, replaces the journal with one based on T that keeps the lines
 committed since, plus an overlap of lines before T. Committed records are never changed in
 place (a change stores a new dict), so a list of a collection's records taken at T stays the
@@ -286,12 +289,17 @@ class JsonFileStore:
         if check:
             # read without the lock: every snapshot must be followed on by the journal we read,
             # or a compaction swapped files in between and this load must be done again
-            line_end = data.find(b"\n", offset)
-            first_tx = _line_tx(data, offset, line_end) if line_end > 0 else None
-            for tx in snap_tx.values():
-                if (first_tx is None and tx < header.get("base_tx", 0)) or (
-                        first_tx is not None and tx + 1 < first_tx):
+            files = header.get("files")
+            if files is not None:  # each file at least as new as when this journal began
+                if any(snap_tx.get(c, 0) < files.get(c, 0) for c in COLLECTIONS):
                     return False
+            else:
+                line_end = data.find(b"\n", offset)
+                first_tx = _line_tx(data, offset, line_end) if line_end > 0 else None
+                for tx in snap_tx.values():
+                    if (first_tx is None and tx < header.get("base_tx", 0)) or (
+                            first_tx is not None and tx + 1 < first_tx):
+                        return False
         offset = self._replay(tables, data, offset, snap_tx)
         self.tables, self._ino, self._header, self._offset = tables, st.st_ino, data[:end + 1], offset
         return True
@@ -690,9 +698,18 @@ class JsonFileStore:
             log.warning("compacting the journal failed; a later commit will try again", exc_info=True)
 
     def _compaction_state(self):
-        """What a compaction needs, taken at once: tx, where it ends in which journal, the records."""
-        records = {c: list(self.tables.records[c].values()) for c in COLLECTIONS}
-        return self.tables.tx, self._offset, self._ino, self._header, records
+        """What a compaction needs, taken at once: tx, where it ends in which journal, and the
+        records of each collection whose snapshot file is older than its last change (the
+        others' files already hold them: the background process keeps them fresh), with the
+        transaction every other file holds."""
+        files, records = {}, {}
+        for c in COLLECTIONS:
+            file_tx = self._snapshot_file_tx(c)
+            if file_tx is None or file_tx < self.tables.changed_tx.get(c, 0):
+                records[c] = list(self.tables.records[c].values())
+            else:
+                files[c] = file_tx
+        return self.tables.tx, self._offset, self._ino, self._header, (records, files)
 
     @property
     def compacting(self):
@@ -727,17 +744,19 @@ class JsonFileStore:
             if in_caller_thread:
                 self.refresh()
                 state = self._compaction_state()
-            tx, position, ino, header, records = state
+            tx, position, ino, header, (records, files) = state
             if json.loads(header)["base_tx"] == tx:
                 return True  # nothing committed since the last compaction finished
             if not self._journal_is(ino, header):
                 return True  # another process compacted after this state was taken: nothing to add
             self._sync_all_logs()  # the journal lines about to go are what repairs a log
-            for collection in COLLECTIONS:
+            for collection, kept in records.items():
                 write_file_atomically(os.path.join(self.dir, f"{collection}.json"),
-                                      snapshot_chunks(collection, tx, records[collection]))
+                                      snapshot_chunks(collection, tx, kept))
+                files[collection] = tx
             with self._locked():
-                new_ino, new_header, new_position = self._swap_journal(tx, ino, header, position)
+                new_ino, new_header, new_position = self._swap_journal(tx, ino, header, position, files)
+            self._pending_since = None  # every file is as fresh as the journal's base now
             if in_caller_thread:  # else its next refresh follows on in the new journal's overlap
                 self._ino, self._header, self._offset = new_ino, new_header, new_position
             return True
@@ -754,7 +773,7 @@ class JsonFileStore:
         finally:
             os.close(fd)
 
-    def _swap_journal(self, tx, ino, header, position):
+    def _swap_journal(self, tx, ino, header, position, files=None):
         """Under the write lock: a journal based on tx with every line after it (committed while the
         snapshots were written) and an overlap before it; a torn tail stays behind."""
         fd = os.open(self.journal_path, os.O_RDONLY)
@@ -770,14 +789,19 @@ class JsonFileStore:
         end = data.rfind(b"\n") + 1
         if end < position:
             raise StoreError("the journal is shorter than what was compacted")
-        new_header = self._journal_header(tx)
+        new_header = self._journal_header(tx, files)
         write_file_atomically(self.journal_path, new_header + data[keep:end])
         return os.stat(self.journal_path).st_ino, new_header, len(new_header) + (position - keep)
 
     @staticmethod
-    def _journal_header(base_tx):
-        return (json.dumps({"journal": 1, "base_tx": base_tx, "started_at": timestamp(),
-                            "id": secrets.token_hex(8)}) + "\n").encode()
+    def _journal_header(base_tx, files=None):
+        """The journal's first line. `files`: the transaction each snapshot file held when this
+        journal replaced the last (a file left as it was, its collection unchanged since, may
+        be older than base_tx; files are only ever replaced by newer ones)."""
+        head = {"journal": 1, "base_tx": base_tx, "started_at": timestamp(), "id": secrets.token_hex(8)}
+        if files is not None:
+            head["files"] = dict(sorted(files.items()))
+        return (json.dumps(head) + "\n").encode()
 
     def _start_journal(self, base_tx):
         header = self._journal_header(base_tx)

@@ -861,6 +861,34 @@ def test_committing_processes_leave_compaction_to_the_background_process_until_f
         assert uow.products.count() == read(store, lambda u: u.products.count())
 
 
+def test_a_compaction_rewrites_only_the_files_of_collections_changed_since_they_were_written(tmp_path):
+    """A collection unchanged since its snapshot file was written keeps that file (the orders of a
+    shop that only edits its catalog are not rewritten); the new journal's header names what each
+    file holds, and a store opened after it, or one that read a file a compaction then replaced,
+    sees every record."""
+    import json as _json
+    folder = tmp_path / "own"
+    store = JsonFileStore(str(folder))
+    commit(store, lambda uow: uow.products.add(product()))
+    store.compact()
+    users_file, products_file = folder / "users.json", folder / "products.json"
+    untouched = (users_file.stat().st_ino, users_file.read_bytes())
+    before = products_file.stat().st_ino
+    stale = JsonFileStore(str(folder))  # has read every file as it is now
+    commit(store, lambda uow: uow.products.add(product()))
+    store.compact()
+    header = _json.loads((folder / "journal.jsonl").read_bytes().split(b"\n", 1)[0])
+    assert (users_file.stat().st_ino, users_file.read_bytes()) == untouched
+    assert products_file.stat().st_ino != before
+    assert header["files"]["products"] == header["base_tx"]
+    assert header["files"]["users"] < header["base_tx"]
+    assert _json.loads(products_file.read_bytes())["count"] == 2
+    with JsonFileStore(str(folder)).reader() as uow:
+        assert uow.products.count() == 2
+    with stale.reader() as uow:  # follows on, or reloads: never the old file without the journal
+        assert uow.products.count() == 2
+
+
 def test_jobs_are_claimed_by_one_worker_until_its_lease_runs_out(shop):
     from datetime import datetime, timedelta, timezone
     commit(shop, lambda uow: [uow.jobs.enqueue("mail", {"n": n}) for n in range(3)])

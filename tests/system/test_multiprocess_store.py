@@ -129,10 +129,10 @@ def test_commits_go_on_while_another_process_compacts(tmp_path):
     store = open_store(tmp_path)
     add_products(store, 5, 1, prefix="before")
     results = CTX.Queue()
-    compactor = CTX.Process(target=store_agents.slow_compactor, args=(results, str(tmp_path), 0.3))
+    compactor = CTX.Process(target=store_agents.slow_compactor, args=(results, str(tmp_path), 0.8))
     compactor.start()
     try:
-        time.sleep(0.5)  # the compactor has started writing its (slow) snapshot files
+        time.sleep(0.5)  # the compactor has started writing its (slow) snapshot files (those changed)
         slowest, committed = 0.0, 0
         while compactor.is_alive() and committed < 200:
             started = time.monotonic()
