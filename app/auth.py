@@ -148,10 +148,11 @@ def can(permission, user=None):
     return user is not None and user["role"] in PERMISSIONS[permission]
 
 
-def catalog_reader():
-    """Staff see every product with cost; anonymous callers see active ones without cost, if allowed."""
+def catalog_reader(uow=None):
+    """Staff see every product with cost; anonymous callers see active ones without cost, if allowed
+    (the setting read from `uow` when given)."""
     from .api.store import shop_settings
-    if g.user is None and not shop_settings()["public_catalog"]:
+    if g.user is None and not shop_settings(uow)["public_catalog"]:
         raise Unauthorized("Sign in to read the catalog.")
     return can("catalog.read_all")
 

@@ -70,8 +70,9 @@ def _list_products(kind=None):
 
 
 def _one_product(product_id, kind=None):
-    staff = catalog_reader()
-    product = read(catalog.get_product, product_id, include_archived=staff, kind=kind)
+    with reader() as uow:  # the setting that may hide the catalog and the product: one read
+        staff = catalog_reader(uow)
+        product = catalog.get_product(uow, product_id, include_archived=staff, kind=kind)
     return record_response(product_answer(product))
 
 

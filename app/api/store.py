@@ -37,11 +37,14 @@ def page_of(collection, query, dump=None):
     return page_response(items if dump is None else [dump(item) for item in items], total, query)
 
 
-def shop_settings():
+def shop_settings(uow=None):
     """The settings in effect for this request (read once per request, fresh from the store, so a
-    change made through any worker applies to what follows)."""
+    change made through any worker applies to what follows); from `uow` when the caller has a
+    reader open already (one store read for the request instead of two)."""
     cached = g.get("shop_settings")
     if cached is None:
         from ..services import settings
-        cached = g.shop_settings = read(settings.effective, current_app.config["SETTINGS_DEFAULTS"])
+        defaults = current_app.config["SETTINGS_DEFAULTS"]
+        cached = g.shop_settings = (settings.effective(uow, defaults) if uow is not None
+                                    else read(settings.effective, defaults))
     return cached
