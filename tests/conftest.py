@@ -19,6 +19,7 @@ from werkzeug.routing.rules import Rule
 
 from app import create_app
 from app.auth import Tokens
+from app.config import DEFAULTS
 from app.storage import read_or_create_secret
 from app.services import users as user_service
 from app.storage.jsonfile import JsonFileStore
@@ -178,7 +179,8 @@ def store(app):
 def tokens(seeded_store):
     """tokens[role] -> {"access_token", "refresh_token", ..., "user"}, signed now for this test."""
     folder, signed_in = seeded_store
-    signer = Tokens(read_or_create_secret(str(folder)), 900, 604800)
+    signer = Tokens(read_or_create_secret(str(folder)), DEFAULTS["ACCESS_TOKEN_TTL"],
+                    DEFAULTS["REFRESH_TOKEN_TTL"])
     return {role: {**signer.issue(session, user), "user": user}
             for role, (session, user) in signed_in.items()}
 

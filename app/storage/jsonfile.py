@@ -702,13 +702,8 @@ class JsonFileStore:
         records of each collection whose snapshot file is older than its last change (the
         others' files already hold them: the background process keeps them fresh), with the
         transaction every other file holds."""
-        files, records = {}, {}
-        for c in COLLECTIONS:
-            file_tx = self._snapshot_file_tx(c)
-            if file_tx is None or file_tx < self.tables.changed_tx.get(c, 0):
-                records[c] = list(self.tables.records[c].values())
-            else:
-                files[c] = file_tx
+        behind, files = self._files_behind()
+        records = {c: list(self.tables.records[c].values()) for c in behind}
         return self.tables.tx, self._offset, self._ino, self._header, (records, files)
 
     @property
@@ -844,8 +839,7 @@ class JsonFileStore:
         background process; the journal stays as it is (each file says the transaction it holds,
         and opening replays only what is newer). The collections written (none: nothing due)."""
         self.refresh()
-        due = [c for c in COLLECTIONS
-               if (self._snapshot_file_tx(c) or -1) < self.tables.changed_tx.get(c, 0)]
+        due, _ = self._files_behind()
         if not due:
             self._pending_since = None
             return []
@@ -874,6 +868,18 @@ class JsonFileStore:
             self.compact_lock.release()
         self._pending_since = None
         return due
+
+    def _files_behind(self):
+        """([collections whose snapshot file is missing or older than their last change known to
+        this process], {every other collection: the transaction its file holds})."""
+        behind, fresh = [], {}
+        for collection in COLLECTIONS:
+            file_tx = self._snapshot_file_tx(collection)
+            if file_tx is None or file_tx < self.tables.changed_tx.get(collection, 0):
+                behind.append(collection)
+            else:
+                fresh[collection] = file_tx
+        return behind, fresh
 
     def _snapshot_file_tx(self, collection):
         """The transaction a snapshot file holds (from its first line), or None without one."""
