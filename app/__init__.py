@@ -157,6 +157,7 @@ def bootstrap(app, out=None):
     store = app.extensions["backroom.store"]
     cfg = app.config
     from .services import settings, users
+    _adopt_legacy_notifications(store, out)  # first: a compaction waits for it
     _ensure_default_location(store, out)
     with store.reader() as uow:
         has_settings = uow.settings.get(settings.RECORD) is not None
@@ -182,6 +183,23 @@ def bootstrap(app, out=None):
         if empty:
             from scripts.demo_data import seed
             seed(store, cfg, out)
+
+
+def _adopt_legacy_notifications(store, out):
+    """Section 13: the notifications of an earlier release's JSON store (a collection then) move
+    into the notifications log, their read state into reads and inboxes, once; the PostgreSQL
+    store's migration 0017 does the same."""
+    from .services import notifications
+    legacy = store.legacy_records("notifications") if hasattr(store, "legacy_records") else None
+    if legacy is None:
+        return
+    with store.unit_of_work() as uow:
+        moved = notifications.adopt_legacy(uow, legacy)
+        if moved is not None:
+            uow.commit()
+    store.forget_legacy("notifications")
+    if moved:
+        print(f"moved {moved} notifications into the notifications log", file=out)
 
 
 def _products_step_once(store, wanted, claim, step):

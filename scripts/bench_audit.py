@@ -42,32 +42,16 @@ ACTIONS = [("product.update", "product", "PATCH", "/api/products/{id}", 200),
 RATIO_TARGET, MEMORY_TARGET = 0.9, 1.1
 
 
-def write_audit_log(data_dir, entries, seed=13, segment_bytes=SEGMENT_BYTES):
-    """`entries` audit entries of a year of shop life in data_dir's audit segments, and the log's
-    position in its counters snapshot (so the store reads them as committed)."""
-    rng = random.Random(seed)
-    folder = os.path.join(data_dir, "logs", "audit")
+def write_log(data_dir, log, records, segment_bytes=SEGMENT_BYTES):
+    """records (in commit order) as the committed entries of a log in data_dir's segment files,
+    written as the store writes them; (segment, size, count): the log's committed position."""
+    folder = os.path.join(data_dir, "logs", log)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
-    start_ms = int((time.time() - 365 * 86400) * 1000)
-    step = max(1, 365 * 86400 * 1000 // max(entries, 1))
-    actors = [{"user_id": bench_shop.ulid(start_ms, rng.getrandbits(80)), "username": name, "role": role}
-              for name, role in (("manager", "manager"), ("maria", "clerk"), ("admin", "admin"))]
-    segment, size = 1, 0
+    segment, size, count = 1, 0, 0
     handle = open(os.path.join(folder, f"{segment:06d}.jsonl"), "wb")
     try:
-        for n in range(entries):
-            millis = start_ms + n * step
-            action, kind, method, path, status = ACTIONS[n % len(ACTIONS)]
-            resource_id = bench_shop.ulid(millis - 5000, rng.getrandbits(80))
-            actor = actors[n % len(actors)]
-            moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis / 1000)) + f".{millis % 1000:03d}Z"
-            record = {"id": bench_shop.ulid(millis, rng.getrandbits(80)), "at": moment, "actor": actor,
-                      "actor_id": actor["user_id"], "action": action, "resource_type": kind,
-                      "resource_id": resource_id,
-                      "changes": {"price": ["10.00", "12.50"]} if kind == "product" else {"status": ["pending", "paid"]},
-                      "details": None, "method": method, "path": path.replace("{id}", resource_id),
-                      "status": status, "ip": "203.0.113.7", "request_id": f"req_{n:024d}"}
+        for record in records:
             line = codec.dumps_line(record) + b"\n"
             if size and size + len(line) > segment_bytes:
                 handle.close()
@@ -75,17 +59,60 @@ def write_audit_log(data_dir, entries, seed=13, segment_bytes=SEGMENT_BYTES):
                 handle = open(os.path.join(folder, f"{segment:06d}.jsonl"), "wb")
             handle.write(line)
             size += len(line)
+            count += 1
     finally:
         handle.close()
-    path = os.path.join(data_dir, "counters.json")
-    with open(path, "rb") as fh:
-        doc = codec.loads(fh.read())
-    records = [r for r in doc["records"] if r["id"] != position_id("audit")]
-    records.append({"id": position_id("audit"), "value": entries, "segment": segment, "size": size})
+    return segment, size, count
+
+
+def write_snapshot_records(data_dir, collection, records):
+    """Put records (replacing those with their ids) into a collection's snapshot file."""
+    path = os.path.join(data_dir, f"{collection}.json")
+    try:
+        with open(path, "rb") as fh:
+            doc = codec.loads(fh.read())
+    except FileNotFoundError:
+        doc = {"tx": 0, "records": []}
+    ids = {r["id"] for r in records}
+    kept = [r for r in doc["records"] if r["id"] not in ids] + list(records)
     with open(path + ".bench.tmp", "wb") as fh:
-        fh.write(encode_snapshot("counters", doc.get("tx", 0), records))
+        fh.write(encode_snapshot(collection, doc.get("tx", 0), sorted(kept, key=lambda r: r["id"])))
     os.replace(path + ".bench.tmp", path)
-    return segment
+
+
+def commit_log_position(data_dir, log, position):
+    """The log's committed position (segment, size, count) in the counters snapshot, so the store
+    reads the entries as committed."""
+    segment, size, count = position
+    write_snapshot_records(data_dir, "counters", [
+        {"id": position_id(log), "value": count, "segment": segment, "size": size}])
+
+
+def write_audit_log(data_dir, entries, seed=13, segment_bytes=SEGMENT_BYTES):
+    """`entries` audit entries of a year of shop life in data_dir's audit segments, and the log's
+    position in its counters snapshot (so the store reads them as committed)."""
+    rng = random.Random(seed)
+    start_ms = int((time.time() - 365 * 86400) * 1000)
+    step = max(1, 365 * 86400 * 1000 // max(entries, 1))
+    actors = [{"user_id": bench_shop.ulid(start_ms, rng.getrandbits(80)), "username": name, "role": role}
+              for name, role in (("manager", "manager"), ("maria", "clerk"), ("admin", "admin"))]
+
+    def made():
+        for n in range(entries):
+            millis = start_ms + n * step
+            action, kind, method, path, status = ACTIONS[n % len(ACTIONS)]
+            resource_id = bench_shop.ulid(millis - 5000, rng.getrandbits(80))
+            actor = actors[n % len(actors)]
+            moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis / 1000)) + f".{millis % 1000:03d}Z"
+            yield {"id": bench_shop.ulid(millis, rng.getrandbits(80)), "at": moment, "actor": actor,
+                   "actor_id": actor["user_id"], "action": action, "resource_type": kind,
+                   "resource_id": resource_id,
+                   "changes": {"price": ["10.00", "12.50"]} if kind == "product" else {"status": ["pending", "paid"]},
+                   "details": None, "method": method, "path": path.replace("{id}", resource_id),
+                   "status": status, "ip": "203.0.113.7", "request_id": f"req_{n:024d}"}
+    position = write_log(data_dir, "audit", made(), segment_bytes)
+    commit_log_position(data_dir, "audit", position)
+    return position[0]
 
 
 def prepare(args):

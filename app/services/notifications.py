@@ -4,7 +4,7 @@ Only the events of NOTIFY make notifications (low stock, a storefront order, a f
 a received purchase order, a disabled webhook): one for each active user of the roles named who
 has not turned the type off; `email` true in their preferences also queues a mail (section 12).
 """
-from ..storage.base import Query, timestamp
+from ..storage.base import Query, new_id, timestamp
 from . import mail
 from .errors import NotFound, ValidationFailed
 
@@ -102,13 +102,29 @@ def set_preferences(uow, user_id, data):
     return clean
 
 
+def inbox(uow, user_id):
+    """The user's inbox record: how many notifications, how many unread, the newest one's id,
+    read-all's marker (read_through, read_through_at)."""
+    return uow.notification_inboxes.get(user_id) or {
+        "id": user_id, "total": 0, "unread": 0, "newest": None, "read_through": None,
+        "read_through_at": None}
+
+
+def _save_inbox(uow, record):
+    if record.get("version") is None:
+        uow.notification_inboxes.add(record)
+    else:
+        uow.notification_inboxes.update(record)
+
+
 def fan_out(uow, events):
-    """One notification per user each notifying event notifies (in the caller's transaction)."""
+    """One notification per user each notifying event notifies (in the caller's transaction),
+    appended to the notifications log; each user's inbox counts them."""
     wanted = [e for e in events if e["type"] in NOTIFY and _notifies(e)]
     if not wanted:
         return
     users, _ = uow.users.list(Query(filters={"active": True}, limit=10_000))
-    prefs = {}
+    prefs, made = {}, {}
     for event in wanted:
         roles = NOTIFY[event["type"]]
         title, message, resource_type, resource_id = _text(event)
@@ -120,17 +136,31 @@ def fan_out(uow, events):
                 mine = prefs[user["id"]] = preferences(uow, user["id"])
             if not mine["types"].get(event["type"], True):
                 continue
-            uow.notifications.add({
-                "id": "ntf_" + _new_id(), "user_id": user["id"], "type": event["type"],
+            note = uow.notifications.append({
+                "id": "ntf_" + new_id(), "user_id": user["id"], "type": event["type"],
                 "event_id": event["id"], "title": title[:200], "message": str(message)[:500],
-                "resource_type": resource_type, "resource_id": resource_id, "read_at": None})
+                "resource_type": resource_type, "resource_id": resource_id})
+            made.setdefault(user["id"], []).append(note["id"])
             if mine["email"].get(event["type"]) and user.get("email"):
                 mail.queue_message(uow, "notification", user["email"], title[:200], str(message))
+    for user_id, ids in made.items():
+        record = inbox(uow, user_id)
+        record.update(total=record["total"] + len(ids), unread=record["unread"] + len(ids),
+                      newest=ids[-1])
+        _save_inbox(uow, record)
 
 
-def _new_id():
-    from ..storage.base import new_id
-    return new_id()
+def view(notification, box=None, read=None):
+    """A notification as answered: its read_at from its own read (the first), else from read-all's
+    marker in the user's inbox; version 2 once read."""
+    read_at = read["read_at"] if read else None
+    if read_at is None and box and box.get("read_through") and notification["id"] <= box["read_through"]:
+        read_at = box["read_through_at"]
+    out = {k: notification.get(k) for k in (
+        "id", "type", "event_id", "title", "message", "resource_type", "resource_id", "created_at")}
+    out.update(read_at=read_at, updated_at=read_at or notification.get("created_at"),
+               version=2 if read_at else 1)
+    return out
 
 
 def _mine(uow, user_id, notification_id):
@@ -140,43 +170,73 @@ def _mine(uow, user_id, notification_id):
     return found
 
 
-def view(notification):
-    return {k: notification.get(k) for k in (
-        "id", "type", "event_id", "title", "message", "resource_type", "resource_id", "read_at",
-        "created_at", "updated_at", "version")}
+def _viewed(uow, user_id, found):
+    return view(found, inbox(uow, user_id), uow.notification_reads.get(found["id"]))
 
 
 def get_notification(uow, user_id, notification_id):
-    return view(_mine(uow, user_id, notification_id))
+    return _viewed(uow, user_id, _mine(uow, user_id, notification_id))
 
 
 def list_notifications(uow, user_id, query):
     query.filters["user_id"] = user_id
     items, total = uow.notifications.list(query)
-    return [view(n) for n in items], total
+    box = inbox(uow, user_id)
+    return [view(n, box, uow.notification_reads.get(n["id"])) for n in items], total
 
 
 def unread_count(uow, user_id):
-    _, total = uow.notifications.list(Query(filters={"user_id": user_id, "read_at": None}, limit=1))
-    return total
+    return inbox(uow, user_id)["unread"]
 
 
 def mark_read(uow, user_id, notification_id):
     found = _mine(uow, user_id, notification_id)
-    if found["read_at"] is None:
-        found["read_at"] = timestamp()
-        found = uow.notifications.update(found)
-    return view(found)
+    box = inbox(uow, user_id)
+    shown = view(found, box, uow.notification_reads.get(found["id"]))
+    if shown["read_at"] is None:
+        now = timestamp()
+        read = uow.notification_reads.add({"id": found["id"], "user_id": user_id, "read_at": now})
+        box["unread"] = max(0, box["unread"] - 1)
+        _save_inbox(uow, box)
+        shown = view(found, box, read)
+    return shown
 
 
 def read_all(uow, user_id):
-    unread, _ = uow.notifications.list(Query(filters={"user_id": user_id, "read_at": None},
-                                              limit=1_000_000))
-    now = timestamp()
-    for one in unread:
-        one["read_at"] = now
-        uow.notifications.update(one)
-    return len(unread)
+    """Every notification of the user up to the newest is read from now; how many were unread."""
+    box = inbox(uow, user_id)
+    count = box["unread"]
+    if count:
+        box.update(unread=0, read_through=box["newest"], read_through_at=timestamp())
+        _save_inbox(uow, box)
+    return count
+
+
+ADOPTED = "adopted:notifications"  # the counter that says the start-up step below was taken
+
+
+def adopt_legacy(uow, records):
+    """The start-up step for a JSON store of an earlier release, where notifications were records
+    with their own read_at: each one is appended to the log as it was made, its read_at becomes
+    its read, and each user's inbox counts them. None when it was taken already (the counter
+    ADOPTED, written in the same commit); else how many moved."""
+    if uow.counters.get(ADOPTED) is not None:
+        return None
+    boxes = {}
+    for old in sorted(records, key=lambda r: r["id"]):
+        note = {k: old.get(k) for k in ("id", "user_id", "type", "event_id", "title", "message",
+                                         "resource_type", "resource_id", "created_at")}
+        uow.notifications.append(note)
+        box = boxes.get(old["user_id"]) or boxes.setdefault(old["user_id"], inbox(uow, old["user_id"]))
+        box.update(total=box["total"] + 1, newest=old["id"])
+        if old.get("read_at"):
+            uow.notification_reads.add({"id": old["id"], "user_id": old["user_id"], "read_at": old["read_at"]})
+        else:
+            box["unread"] += 1
+    for box in boxes.values():
+        _save_inbox(uow, box)
+    uow.counters.add({"id": ADOPTED, "value": len(records)})
+    return len(records)
 
 
 def for_event(uow, event_id):

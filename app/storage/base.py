@@ -10,6 +10,10 @@ from .declarations import DECLARED
 # collections of records (kept whole by the memory and JSON stores), and the append-only logs
 COLLECTIONS = tuple(c.name for c in DECLARED if not c.log)
 LOGS = tuple(c.name for c in DECLARED if c.log)
+# logs an earlier release kept as collections (records in a snapshot file and journal ops): the
+# JSON store hands their records over once (JsonFileStore.legacy_records) and the app's
+# start-up step moves them into the log (section 13's notifications: app.bootstrap)
+LEGACY_TABLES = ("notifications",)
 
 class _Unknown:
     """How a changed record was before, when the backend did not see it (never read with its lock)."""

@@ -312,12 +312,23 @@ DECLARED = [
                  Index(("request_id",), name="audit_log_request_idx"),
                  Index(("at",), name="audit_log_at_idx"))),
     # ---- section 13: notifications, their preferences, webhooks, their deliveries, stream tickets
+    # a log: a notification never changes once made; whether its user read it is kept apart,
+    # in notification_reads (one per notification read on its own) and the user's inbox
     Collection("notifications", [
         F("id"), F("user_id"), F("type"), F("event_id"), F("title"), F("message"),
-        F("resource_type"), F("resource_id"), F("read_at", "ts"), *stamps()],
-        lookups={"user_id": "for_user", "event_id": "for_event"},
+        F("resource_type"), F("resource_id"), F("created_at", "ts")],
+        log=True,
         indexes=(Index(("user_id", "id"), name="notifications_user_idx"),
                  Index(("event_id",), name="notifications_event_idx"))),
+    # a notification read (id = the notification's): the first read_at, kept
+    Collection("notification_reads", [F("id"), F("user_id"), F("read_at", "ts"), *stamps(versioned=False)],
+               time_ids=False),
+    # one record per user (id = the user's id): how many notifications they have and how many are
+    # unread, the newest one's id, and read-all's marker (every one up to read_through is read)
+    Collection("notification_inboxes", [
+        F("id"), F("total", "int"), F("unread", "int"), F("newest"), F("read_through"),
+        F("read_through_at", "ts"), *stamps()],
+        time_ids=False, upsert=True),
     # one record per user (id = the user's id): {types: {type: bool}, email: {type: bool}}
     Collection("notification_preferences", [F("id"), F("types", "json"), F("email", "json"), *stamps()],
                time_ids=False, upsert=True),

@@ -60,7 +60,7 @@ from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
 
-from .base import COLLECTIONS, LOGS, LockTimeout, StoreError, ids_after, timestamp
+from .base import COLLECTIONS, LEGACY_TABLES, LOGS, LockTimeout, StoreError, ids_after, timestamp
 from .logfiles import SEGMENT_BYTES, JsonLogs, LogFiles, empty_position, position_id
 from .memory import Tables, Transaction
 from . import codec, repositories
@@ -245,6 +245,53 @@ class JsonFileStore:
         except FileNotFoundError:
             return 0, []
         return int(doc.get("tx", 0)), doc.get("records", [])
+
+    # ---- collections an earlier release kept that are logs now --------------------------
+    def _legacy_path(self, name):
+        return os.path.join(self.dir, f"{name}.json")
+
+    def legacy_records(self, name):
+        """The records of a collection an earlier release kept whose file is still here
+        (base.LEGACY_TABLES): its snapshot file's, with the journal's later ops over them,
+        in id order; None when there is no such file. Compaction waits while one is left (it
+        would drop the journal lines that hold the newest of them)."""
+        path = self._legacy_path(name)
+        if name not in LEGACY_TABLES or not os.path.exists(path):
+            return None
+        with self._locked():
+            tx, records = self._read_snapshot(name)
+            kept = {r["id"]: r for r in records}
+            try:
+                with open(self.journal_path, "rb") as fh:
+                    data = fh.read()
+            except FileNotFoundError:
+                data = b""
+            for line in data.split(b"\n")[1:]:
+                tab = line.find(b"\t")
+                try:
+                    entry = codec.loads(line if tab < 0 else line[:tab]) if line else None
+                except ValueError:
+                    break  # a torn tail
+                if not entry or entry.get("tx", 0) <= tx:
+                    continue
+                for collection, record_id, record in entry.get("ops", ()):
+                    if collection == name:
+                        if record is None:
+                            kept.pop(record_id, None)
+                        else:
+                            kept[record_id] = record
+        return [kept[k] for k in sorted(kept)]
+
+    def forget_legacy(self, name):
+        """After the commit that moved them: the old file goes (the journal's old ops on it are
+        skipped by replay, as any op on a log is)."""
+        try:
+            os.unlink(self._legacy_path(name))
+        except FileNotFoundError:
+            pass
+
+    def _legacy_left(self):
+        return any(os.path.exists(self._legacy_path(n)) for n in LEGACY_TABLES)
 
     def _load(self, check=False):
         """Rebuild everything from the snapshot files and the journal (rare: start-up, after compaction).
@@ -742,6 +789,8 @@ class JsonFileStore:
             tx, position, ino, header, (records, files) = state
             if json.loads(header)["base_tx"] == tx:
                 return True  # nothing committed since the last compaction finished
+            if self._legacy_left():
+                return False  # the start-up step has yet to move an earlier release's records
             if not self._journal_is(ino, header):
                 return True  # another process compacted after this state was taken: nothing to add
             self._sync_all_logs()  # the journal lines about to go are what repairs a log

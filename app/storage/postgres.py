@@ -46,7 +46,7 @@ from .base import (UNKNOWN, LockTimeout, Query, StoreError, UniqueViolation, ids
                    run_before_commit, timestamp)
 from .declarations import COLLECTIONS as DECLARED
 from .memory import KEY_FUNCTIONS
-from .repositories import (EventLog, MovementRepository, NotificationRepository, OrderRepository,
+from .repositories import (EventLog, MovementRepository, OrderRepository,
                            ProductRepository, PurchaseOrderRepository, StockCountRepository,
                            TransferRepository, clone, day_starts, entries_after, evaluate,
                            every_match, movement_totals, page_log)
@@ -1139,13 +1139,36 @@ class PgAuditLog(PgLogRepository):
 
 
 def _unread(alias, wanted, params):
-    return f"{alias}.read_at IS NULL" if wanted else f"{alias}.read_at IS NOT NULL"
+    """wanted: (true or false, read-all's marker): not read on its own, and newer than the marker."""
+    flag, through = wanted
+    params.append(through)
+    unread = (f"({alias}.id > %s AND NOT EXISTS "
+              f"(SELECT 1 FROM notification_reads r WHERE r.id = {alias}.id))")
+    return unread if flag else f"NOT {unread}"
 
 
-class PgNotificationRepository(PgRepository):
+class PgNotificationLog(PgLogRepository):
+    """Section 13's inboxes: a table read newest first by id (see repositories.NotificationLog
+    for how read state is kept apart)."""
+
     collection = "notifications"
-    special = NotificationRepository.special
     sql_special = {"unread": _unread}
+
+    def list(self, query):
+        if "unread" in query.filters:
+            user_id = query.filters.get("user_id")
+            inbox = self.uow.notification_inboxes.get(user_id) if isinstance(user_id, str) else None
+            through = (inbox or {}).get("read_through") or ""
+            query = Query(**{**query.__dict__, "filters": {
+                **query.filters, "unread": (bool(query.filters["unread"]), through)}})
+        return super().list(query)
+
+    def for_event(self, event_id):
+        if not _usable(event_id):
+            return []
+        rows = self.uow.rows(f"SELECT {self.shape.select_t} FROM notifications t WHERE t.event_id = %s "
+                             "ORDER BY t.id", (event_id,))
+        return [self.shape.decode(r) for r in rows]
 
 
 class PgWebhookQueueRepository(PgRepository):
@@ -1222,7 +1245,7 @@ SPECIAL = {cls.collection: cls for cls in
            (PgProductRepository, PgCounterRepository, PgOrderRepository, PgUserRepository,
             PgLoginAttemptRepository, PgIdempotencyRepository, PgJobRepository, PgEventLog, PgAuditLog,
             PgMovementRepository, PgStockLevelRepository, PgLocationRepository, PgTransferRepository,
-            PgStockCountRepository, PgPurchaseOrderRepository, PgNotificationRepository,
+            PgStockCountRepository, PgPurchaseOrderRepository, PgNotificationLog,
             PgWebhookQueueRepository)}
 
 

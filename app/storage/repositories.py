@@ -3,7 +3,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from datetime import datetime, time, timedelta, timezone
-from itertools import islice
+from itertools import islice, takewhile
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
@@ -862,11 +862,66 @@ class IdempotencyRepository(Repository):
             self.tx.delete(self.collection, rec["id"])
 
 
-class NotificationRepository(Repository):
-    """Section 13's inboxes: `unread` true or false filters on read_at."""
+def _moment_of(record_id):
+    """The millisecond part (10 characters) of an id made by base.new_id, after its prefix."""
+    return record_id.partition("_")[2][:10] if isinstance(record_id, str) else ""
+
+
+class NotificationLog(LogRepository):
+    """Section 13's inboxes, as a log: a notification never changes once made. Whether it is read
+    lives apart: a `notification_reads` record per notification read on its own, and read-all's
+    marker in the user's `notification_inboxes` record (every notification up to its
+    `read_through` id is read), which also counts the user's notifications and the unread ones.
+
+    `unread` (true or false) filters with the user_id filter beside it."""
 
     collection = "notifications"
-    special = {"unread": lambda wanted: (lambda r: (r.get("read_at") is None) == bool(wanted))}
+
+    def _unread_of(self, user_id):
+        inbox = self.tx.get("notification_inboxes", user_id) if isinstance(user_id, str) else None
+        through = (inbox or {}).get("read_through") or ""
+        reads = self.tx
+        return inbox or {}, through, (lambda r: r["id"] > through
+                                      and reads.get("notification_reads", r["id"]) is None)
+
+    def list(self, query: Query):
+        filters = dict(query.filters)
+        wanted = filters.pop("unread", None)
+        user_id = filters.get("user_id")
+        inbox, through, is_unread = self._unread_of(user_id)
+        newest_first = not query.sort or query.sort[0][1]
+        entries = self._entries(query)
+        if set(filters) == {"user_id"} and not (query.q or query.since or query.until) and newest_first:
+            # the inbox counts them: only the page itself is read
+            mine = (r for r in entries if r["user_id"] == user_id)
+            if wanted is None:
+                total = inbox.get("total", 0)
+            elif wanted:
+                # read-all read everything up to its marker: the walk stops there
+                mine = (r for r in takewhile(lambda r: r["id"] > through, mine) if is_unread(r))
+                total = inbox.get("unread", 0)
+            else:
+                mine = (r for r in mine if not is_unread(r))
+                total = inbox.get("total", 0) - inbox.get("unread", 0)
+            page = list(islice(mine, query.offset, query.offset + query.limit))
+            return [clone(r) for r in page], total
+        special = {**self.special, "unread": lambda want: (lambda r: is_unread(r) == bool(want))}
+        if wanted is not None:
+            filters["unread"] = wanted
+        page, total = page_log(entries, Query(**{**query.__dict__, "filters": filters}), special,
+                               self.time_field)
+        return [clone(r) for r in page], total
+
+    def for_event(self, event_id):
+        """The notifications an event made, oldest first: they were appended in its transaction,
+        after its id was made, so the walk from the newest stops at the event's millisecond."""
+        moment, found = _moment_of(event_id), []
+        for r in self.tx.log_newest_first(self.collection):
+            if _moment_of(r["id"]) < moment:
+                break
+            if r.get("event_id") == event_id:
+                found.append(clone(r))
+        return found[::-1]
 
 
 def _sendable(entry, now_text):
@@ -904,7 +959,7 @@ SPECIAL = {cls.collection: cls for cls in
            (ProductRepository, CounterRepository, OrderRepository, UserRepository, JobRepository,
             LoginAttemptRepository, IdempotencyRepository, EventLog, AuditLog, MovementRepository,
             StockLevelRepository, LocationRepository, TransferRepository, StockCountRepository,
-            PurchaseOrderRepository, NotificationRepository, WebhookQueueRepository)}
+            PurchaseOrderRepository, NotificationLog, WebhookQueueRepository)}
 
 
 def repository_class(decl):

@@ -67,16 +67,50 @@ def test_events_follow_in_commit_order_and_hidden_prefixes_filter(shop):
     assert [e["data"]["id"] for e in page] == [user["id"]]
 
 
-def test_unread_filters_on_read_at(shop):
-    def add(uow):
-        for n, read_at in enumerate((None, "2026-01-01T00:00:00Z", None)):
-            uow.notifications.add({"id": f"ntf_{n}", "user_id": "u1", "type": "stock.low", "event_id": "e",
-                                   "title": "t", "message": "m", "resource_type": "product",
-                                   "resource_id": "p", "read_at": read_at})
-    run(shop, add)
-    unread = read(shop, lambda uow: uow.notifications.list(Query(filters={"user_id": "u1", "unread": True}))[1])
-    done = read(shop, lambda uow: uow.notifications.list(Query(filters={"user_id": "u1", "unread": False}))[1])
-    assert (unread, done) == (2, 1)
+def test_notifications_are_a_log_and_their_read_state_is_kept_apart(shop):
+    """Read on its own (the first read_at kept) or by read-all's marker; the inbox counts, the
+    unread filter with and without another filter, and a newer notification after read-all."""
+    from app.services import notifications
+
+    def add(uow, n, user_id="u1"):
+        return uow.notifications.append({
+            "id": f"ntf_{n}", "user_id": user_id, "type": "stock.low" if n % 2 else "stock.out",
+            "event_id": "evt_x", "title": f"t{n}", "message": "m", "resource_type": "product",
+            "resource_id": "p"})
+
+    def made(uow, ids, user_id="u1"):
+        for n in ids:
+            add(uow, n, user_id)
+        box = notifications.inbox(uow, user_id)
+        box.update(total=box["total"] + len(ids), unread=box["unread"] + len(ids), newest=f"ntf_{ids[-1]}")
+        notifications._save_inbox(uow, box)
+    run(shop, lambda uow: made(uow, [1, 2, 3]))
+    run(shop, lambda uow: made(uow, [4], "u2"))
+    first = run(shop, lambda uow: notifications.mark_read(uow, "u1", "ntf_2"))
+    again = run(shop, lambda uow: notifications.mark_read(uow, "u1", "ntf_2"))
+    assert first["read_at"] and again["read_at"] == first["read_at"] and again["version"] == 2
+
+    def listed(user_id, **filters):
+        items, total = read(shop, lambda uow: notifications.list_notifications(
+            uow, user_id, Query(filters=dict(filters), limit=50)))
+        return [i["id"] for i in items], total
+    assert listed("u1", unread=True) == (["ntf_3", "ntf_1"], 2)
+    assert listed("u1", unread=False) == (["ntf_2"], 1)
+    assert listed("u1", unread=True, type="stock.low") == (["ntf_3", "ntf_1"], 2)
+    assert listed("u1") == (["ntf_3", "ntf_2", "ntf_1"], 3)
+    assert run(shop, lambda uow: notifications.read_all(uow, "u1")) == 2
+    run(shop, lambda uow: made(uow, [5]))
+    assert listed("u1", unread=True) == (["ntf_5"], 1)
+    assert listed("u1", unread=False, type="stock.low") == (["ntf_3", "ntf_1"], 2)
+    assert read(shop, lambda uow: notifications.unread_count(uow, "u1")) == 1
+    assert read(shop, lambda uow: notifications.unread_count(uow, "u2")) == 1
+    got = read(shop, lambda uow: notifications.get_notification(uow, "u1", "ntf_2"))
+    assert got["read_at"] == first["read_at"]  # read-all kept the first read_at
+    assert read(shop, lambda uow: notifications.get_notification(uow, "u1", "ntf_3"))["read_at"]
+    assert read(shop, lambda uow: notifications.get_notification(uow, "u1", "ntf_5"))["read_at"] is None
+    assert read(shop, lambda uow: uow.notifications.count()) == 5
+    if shop.name == "json":  # a log: in its files, not in any process's records
+        assert "notifications" not in shop.tables.records
 
 
 def test_the_queue_is_claimed_once_per_lease_soonest_first(shop):

@@ -74,6 +74,10 @@ def json_shop(tmp_path, fast_hashing):
         uow.events.add("order.cancelled", order)
         uow.events.add("stock.low", product)
         uow.commit()
+    with store.unit_of_work() as uow:  # the failed delivery notified the manager: read it
+        [note] = notifications.list_notifications(uow, manager["id"], Query(limit=1))[0]
+        notifications.mark_read(uow, manager["id"], note["id"])
+        uow.commit()
     (folder / "secret.key").write_text("a-shared-secret\n")
     return folder
 
