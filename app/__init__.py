@@ -158,6 +158,7 @@ def bootstrap(app, out=None):
     cfg = app.config
     from .services import settings, users
     _adopt_legacy_notifications(store, out)  # first: a compaction waits for it
+    _retire_done_records(store, out)
     _ensure_default_location(store, out)
     with store.reader() as uow:
         has_settings = uow.settings.get(settings.RECORD) is not None
@@ -200,6 +201,29 @@ def _adopt_legacy_notifications(store, out):
     store.forget_legacy("notifications")
     if moved:
         print(f"moved {moved} notifications into the notifications log", file=out)
+
+
+def _retire_done_records(store, out):
+    """Section 13: a JSON store of an earlier release kept every webhook delivery in memory; the
+    done ones (delivered, failed) move into their log, and each webhook's count of deliveries is
+    set, once (the counter RETIRED marks it done; a new store takes the step at its first start)."""
+    from .storage.base import RETIRED_LOGS
+    marker = "retired:webhook_deliveries"
+    with store.reader() as uow:
+        if not hasattr(uow.webhook_deliveries, "retire_done") or uow.counters.get(marker) is not None:
+            return  # PostgreSQL keeps one table; or done
+    with store.unit_of_work() as uow:
+        if uow.counters.get(marker) is not None:
+            return
+        moved = 0
+        for collection in RETIRED_LOGS:
+            repository = getattr(uow, collection)
+            moved += repository.retire_done()
+            repository.recount()
+        uow.counters.save({"id": marker, "value": moved})
+        uow.commit()
+    if moved:
+        print(f"moved {moved} finished webhook deliveries into their log", file=out)
 
 
 def _products_step_once(store, wanted, claim, step):

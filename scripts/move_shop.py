@@ -15,7 +15,9 @@ import argparse
 import os
 import sys
 
-from app.storage.base import COLLECTIONS, LOGS, StoreError
+from app.storage.base import COLLECTIONS, FILE_LOGS, LOGS, RETIRED_LOGS, StoreError
+from app.storage.declarations import COLLECTIONS as DECLARED
+from app.storage.repositories import RetiringRepository
 from app.storage.images import IMAGE_FOLDER, FileImageBytes, PgImageBytes, blob_name
 from app.storage.logfiles import position_id
 from app.storage.jsonfile import JOURNAL, JsonFileStore
@@ -37,10 +39,16 @@ def read_json_store(data_dir):
             os.path.exists(os.path.join(data_dir, f"{c}.json")) for c in COLLECTIONS):
         raise MoveRefused(f"there is no JSON store in {data_dir}")
     store = JsonFileStore(data_dir)
-    internal = {position_id(log) for log in LOGS}  # where the store's log files end: not the shop's
+    # where the store's log files end, and how many records a retiring collection's look-ups have:
+    # the store's own, not the shop's (the JSON store that receives a copy makes its own)
+    internal = {position_id(log) for log in FILE_LOGS}
     with store.transaction() as tx:
-        records = {c: [clone(r) for r in tx.scan(c) if c != "counters" or r["id"] not in internal]
+        records = {c: [clone(r) for r in tx.scan(c)
+                       if c != "counters" or (r["id"] not in internal and not r["id"].startswith("count:"))]
                    for c in COLLECTIONS}
+        for collection in RETIRED_LOGS:  # its live records and its retired ones, in id order
+            records[collection] = [clone(r) for r in reversed(list(RetiringRepository(
+                tx, decl=DECLARED[collection]).newest_first()))]
         records.update({log: list(tx.log_oldest_first(log)) for log in LOGS})
         return records
 
@@ -76,8 +84,18 @@ def write_json_store(data_dir, records, force=False):
             for record in list(tx.scan(collection)):
                 tx.delete(collection, record["id"])
         for collection in COLLECTIONS:
+            if collection in RETIRED_LOGS:
+                continue
             for record in records.get(collection, []):
                 tx.put(collection, clone(record))
+        for collection, retired_log in RETIRED_LOGS.items():  # done ones into their log
+            repository = RetiringRepository(tx, decl=DECLARED[collection])
+            for record in records.get(collection, []):
+                if repository.is_retired(record):
+                    tx.append(retired_log, clone(record))
+                else:
+                    tx.put(collection, clone(record))
+            repository.recount()
         for log in LOGS:
             for record in records.get(log, []):
                 tx.append(log, clone(record))

@@ -3,7 +3,9 @@ transaction, Standard Webhooks signatures, the retry schedule and disabling, the
 
 A delivery is a record of `webhook_deliveries` (what the log shows) plus, while it is pending,
 an entry of `webhook_queue` (what the sender claims): both are written in the event's
-transaction, so a committed event's deliveries survive any crash. The sender (app/sender.py)
+transaction, so a committed event's deliveries survive any crash. A delivered or failed
+delivery is done: the JSON store then keeps it in the collection's append-only log, out of
+memory (declarations: `retire`), and reads it back from there. The sender (app/sender.py)
 makes the attempts and reports them through record_attempt.
 """
 import base64

@@ -14,6 +14,10 @@ LOGS = tuple(c.name for c in DECLARED if c.log)
 # JSON store hands their records over once (JsonFileStore.legacy_records) and the app's
 # start-up step moves them into the log (section 13's notifications: app.bootstrap)
 LEGACY_TABLES = ("notifications",)
+# collection -> the log its retired records go to (Collection.retire), and every log the memory
+# and JSON stores keep in files or lists: the declared ones and those
+RETIRED_LOGS = {c.name: c.retired_log for c in DECLARED if c.retire}
+FILE_LOGS = LOGS + tuple(RETIRED_LOGS.values())
 
 class _Unknown:
     """How a changed record was before, when the backend did not see it (never read with its lock)."""
@@ -44,6 +48,17 @@ def new_id():
     value = (millis << 80) | (rand & ((1 << 80) - 1))
     # 20 bytes are 32 base32 digits; the value fits in the last 26 (130 bits)
     return base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_TO_CROCKFORD).decode()
+
+
+def id_seconds(record_id):
+    """The Unix second an id made by new_id (after any "prefix_") was made in; None if it is not one."""
+    digits = record_id.rpartition("_")[2][:10] if isinstance(record_id, str) else ""
+    if len(digits) != 10:
+        return None
+    try:
+        return int(digits.translate(_FROM_CROCKFORD), 32) // 1000
+    except ValueError:
+        return None
 
 
 def ids_after(newest):

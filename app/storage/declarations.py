@@ -71,6 +71,11 @@ class Collection:
     log: an append-only log (audit entries, events, ...): records are appended, never changed
       or deleted, and listed newest first; the JSON store keeps them in append-only files, never
       in a worker's memory.
+    retire: (field, values): a record whose field takes one of these values is done (a webhook
+      delivery delivered or failed): the memory and JSON stores then keep it out of memory, in
+      the append-only log `retired_log` (a version per change after that; the newest one is the
+      record), and hold only the live ones; a change can bring it back. PostgreSQL keeps one
+      table either way.
     time_ids: ids come from base.new_id, so they sort by creation (and follow commit order).
     upsert: records are saved by an id the caller makes (login attempts, idempotency keys); on
       PostgreSQL a writer reading one by id holds that id's lock even while no row exists.
@@ -88,10 +93,12 @@ class Collection:
     log: bool = False
     time_ids: bool = True
     upsert: bool = False
+    retire: tuple | None = None
 
     def __post_init__(self):
         self.attr = self.attr or self.name
         self.table = self.table or self.name
+        self.retired_log = f"{self.name}_retired" if self.retire else None
         self.by_name = {f.name: f for f in self.fields}
         self.unique_by_field = {u.field: u for u in self.unique}
         self.versioned = "version" in self.by_name
@@ -340,7 +347,8 @@ DECLARED = [
         F("response_status", "int32"), F("response_ms", "int"), F("error"), F("next_attempt_at", "ts"),
         *stamps()],
         lookups={"webhook_id": "for_webhook"},
-        indexes=(Index(("webhook_id", "id"), name="webhook_deliveries_webhook_idx"),)),
+        indexes=(Index(("webhook_id", "id"), name="webhook_deliveries_webhook_idx"),),
+        retire=("status", ("delivered", "failed"))),
     # the sender's queue: one entry per pending delivery (id = the delivery's), gone once it ends
     Collection("webhook_queue", [
         F("id"), F("webhook_id"), F("due_at", "ts"), F("claimed_by"), F("claimed_until", "ts"),

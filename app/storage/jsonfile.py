@@ -60,7 +60,7 @@ from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
 
-from .base import COLLECTIONS, LEGACY_TABLES, LOGS, LockTimeout, StoreError, ids_after, timestamp
+from .base import COLLECTIONS, FILE_LOGS, LEGACY_TABLES, LockTimeout, StoreError, ids_after, timestamp
 from .logfiles import SEGMENT_BYTES, JsonLogs, LogFiles, empty_position, position_id
 from .memory import Tables, Transaction
 from . import codec, repositories
@@ -180,7 +180,7 @@ class JsonFileStore:
         if self._logs_need_repair():
             with self._locked():
                 self.refresh(locked=True)
-                for log_name in LOGS:
+                for log_name in FILE_LOGS:
                     self._repair_log(log_name)
 
     # ---- locking -------------------------------------------------------
@@ -598,7 +598,7 @@ class JsonFileStore:
         return entries, ops
 
     def _logs_need_repair(self):
-        for log_name in LOGS:
+        for log_name in FILE_LOGS:
             position = self.tables.records["counters"].get(position_id(log_name))
             if position is None:
                 continue
@@ -672,7 +672,7 @@ class JsonFileStore:
     def _sync_all_logs(self):
         """Every log's current segment made durable (a compaction does this before it drops
         journal lines, which are what a lost segment tail is repaired from)."""
-        for log_name in LOGS:
+        for log_name in FILE_LOGS:
             for segment in self.log_files.segments(log_name)[-1:]:
                 fd = os.open(self.log_files.path(log_name, segment), os.O_RDONLY)
                 try:
@@ -863,7 +863,7 @@ class JsonFileStore:
         try:
             with self._locked():
                 names = [f"{c}.json" for c in COLLECTIONS] + [JOURNAL, "secret.key"]
-                names += [os.path.join("logs", log_name, f"{n:06d}.jsonl") for log_name in LOGS
+                names += [os.path.join("logs", log_name, f"{n:06d}.jsonl") for log_name in FILE_LOGS
                           for n in self.log_files.segments(log_name)]
                 # section 16: images' bytes never change under their name, so a plain copy is consistent
                 from .images import IMAGE_FOLDER, FileImageBytes

@@ -2,7 +2,7 @@
 import threading
 from contextlib import contextmanager
 
-from .base import COLLECTIONS, LOGS, LockTimeout, UniqueViolation
+from .base import COLLECTIONS, FILE_LOGS, LockTimeout, UniqueViolation
 from .declarations import COLLECTIONS as DECLARED
 from . import repositories
 from .repositories import _path
@@ -99,7 +99,7 @@ class MemoryLogs:
     """The logs of the memory store: a list per log, in commit order."""
 
     def __init__(self):
-        self.entries = {name: [] for name in LOGS}
+        self.entries = {name: [] for name in FILE_LOGS}
 
     def extend(self, collection, records):
         self.entries[collection].extend(records)

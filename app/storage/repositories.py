@@ -1,5 +1,7 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
+import calendar
 from bisect import bisect_left, bisect_right
+from heapq import heappop, heappush, merge as heap_merge
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from datetime import datetime, time, timedelta, timezone
@@ -7,7 +9,7 @@ from itertools import islice, takewhile
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
-from .base import Query, StoreError, level_key, new_id, run_before_commit, timestamp
+from .base import Query, StoreError, id_seconds, level_key, new_id, run_before_commit, timestamp
 from .declarations import COLLECTIONS as DECLARED
 
 
@@ -375,13 +377,16 @@ class Repository:
         rec = self.tx.get(self.collection, record_id)
         return clone(rec) if rec is not None else None
 
-    def add(self, record):
-        now = timestamp()
-        record.setdefault("created_at", now)
+    def _stamp_new(self, record):
+        """A new record's created_at (and updated_at, version 1 when versioned), unless given."""
+        record.setdefault("created_at", timestamp())
         if self.decl.versioned:
             record.setdefault("updated_at", record["created_at"])
             record.setdefault("version", 1)
-        self.tx.put(self.collection, clone(record))
+        return record
+
+    def add(self, record):
+        self.tx.put(self.collection, clone(self._stamp_new(record)))
         return record
 
     def update(self, record):
@@ -924,6 +929,185 @@ class NotificationLog(LogRepository):
         return found[::-1]
 
 
+# a version of a retired record is appended within this many seconds of the moment its
+# updated_at names (it is stamped inside the writer's unit of work, which holds the write lock)
+RETIRE_SLACK = 2
+
+
+def _epoch(text):
+    """Unix seconds of "YYYY-MM-DDTHH:MM:SS..."; 0 when it is not one."""
+    try:
+        return calendar.timegm((int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                                int(text[14:16]), int(text[17:19]), 0, 0, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+class _Desc(str):
+    """An id that sorts the other way round (heapq is a min-heap)."""
+
+    def __lt__(self, other):
+        return str.__gt__(self, other)
+
+
+class RetiringRepository(Repository):
+    """A collection whose done records leave memory (Collection.retire): the live ones are records
+    as in any collection; a done one is a version appended to the log `decl.retired_log` at each
+    change, its newest version being the record. A change that makes it live again (a retried
+    delivery) puts it back among the live ones.
+
+    Reads answer as if every record were live: get (the live one, else the newest version: the
+    log is read from its end back to the id's moment), list newest first by id (live and retired
+    merged; each retired record at its place by id, though its versions were appended later:
+    the walk back keeps a record until it has passed the moment the record was made, since no
+    record it has not met yet can be newer), and the declared look-ups. How many records each
+    look-up value has (live and retired) is kept in `counters` ("count:<collection>:<field>:<value>"),
+    so a page of one webhook's deliveries reads no more of the log than the page."""
+
+    def __init__(self, tx, readonly=False, decl=None):
+        super().__init__(tx, readonly, decl)
+        self.retired_log = self.decl.retired_log
+        self.retire_field, values = self.decl.retire
+        self.retire_values = frozenset(values)
+
+    def is_retired(self, record):
+        return record.get(self.retire_field) in self.retire_values
+
+    def _counter_id(self, fname, value):
+        return f"count:{self.collection}:{fname}:{value}"
+
+    def _count(self, record, step):
+        for fname in self.decl.lookups:
+            counter_id = self._counter_id(fname, record.get(fname))
+            counter = self.tx.get("counters", counter_id)
+            self.tx.put("counters", {"id": counter_id, "value": (counter["value"] if counter else 0) + step})
+
+    def _newest_retired(self, record_id):
+        made = id_seconds(record_id)
+        for entry in self.tx.log_newest_first(self.retired_log):
+            if entry["id"] == record_id:
+                return entry
+            if made is not None and _epoch(entry.get("updated_at") or "") < made - RETIRE_SLACK:
+                return None  # appended before the record was made
+        return None
+
+    def get(self, record_id):
+        if not isinstance(record_id, str):
+            return None
+        rec = self.tx.get(self.collection, record_id)
+        if rec is None:
+            rec = self._newest_retired(record_id)
+        return clone(rec) if rec is not None else None
+
+    def add(self, record):
+        self._stamp_new(record)
+        if self.is_retired(record):
+            self.tx.append(self.retired_log, clone(record))
+        else:
+            self.tx.put(self.collection, clone(record))
+        self._count(record, 1)
+        return record
+
+    def update(self, record):
+        live = self.tx.get(self.collection, record["id"])
+        stored = live if live is not None else self._newest_retired(record["id"])
+        if stored is None:
+            raise StoreError(f"{self.collection} {record['id']} vanished")
+        record["version"] = stored["version"] + 1
+        record["updated_at"] = timestamp()
+        if self.is_retired(record):
+            if live is not None:
+                self.tx.delete(self.collection, record["id"])
+            self.tx.append(self.retired_log, clone(record))
+        else:
+            self.tx.put(self.collection, clone(record))
+        return record
+
+    def save(self, record):
+        raise StoreError(f"{self.collection} records are added and updated, not saved as they are")
+
+    def delete(self, record_id):
+        """Forget a live record (a retired one's versions stay in its log)."""
+        live = self.tx.get(self.collection, record_id)
+        if live is not None:
+            self.tx.delete(self.collection, record_id)
+            self._count(live, -1)
+
+    def retire_done(self):
+        """Move every live record that is done into the log (a store of an earlier release kept
+        them all live); how many moved."""
+        done = [r for r in self.tx.scan(self.collection) if self.is_retired(r)]
+        for record in done:
+            self.tx.delete(self.collection, record["id"])
+            self.tx.append(self.retired_log, clone(record))
+        return len(done)
+
+    def recount(self):
+        """Set the look-up counts from the records (live and retired), for a store that has none."""
+        counts = Counter()
+        for record in self.newest_first():
+            for fname in self.decl.lookups:
+                counts[(fname, record.get(fname))] += 1
+        for (fname, value), n in counts.items():
+            self.tx.put("counters", {"id": self._counter_id(fname, value), "value": n})
+        return counts
+
+    def _retired_newest_first(self):
+        """Each retired record's newest version, by id newest first (see the class)."""
+        seen, waiting, live = set(), [], self.tx.get
+        for entry in self.tx.log_newest_first(self.retired_log):
+            moment = _epoch(entry.get("updated_at") or "")
+            while waiting and (id_seconds(waiting[0][0]) or 0) > moment + RETIRE_SLACK:
+                rid, held = heappop(waiting)
+                if live(self.collection, rid) is None:
+                    yield held
+            if entry["id"] not in seen:
+                seen.add(entry["id"])
+                heappush(waiting, (_Desc(entry["id"]), entry))
+        while waiting:
+            rid, held = heappop(waiting)
+            if live(self.collection, rid) is None:
+                yield held
+
+    def newest_first(self):
+        """Every record, live and retired, newest (by id) first."""
+        live = sorted(self.tx.scan(self.collection), key=itemgetter("id"), reverse=True)
+        return heap_merge(live, self._retired_newest_first(), key=itemgetter("id"), reverse=True)
+
+    def list(self, query: Query):
+        # no sort: creation order, as every collection lists (the API asks for newest first)
+        ascending = not query.sort or query.sort[0] == ("id", False)
+        if query.sort and query.sort[0][0] != "id":
+            raise StoreError(f"{self.collection} are listed by id")
+        preds = filter_predicates(query.filters, self.special)
+        if query.q:
+            needle, fields = query.q.lower(), query.q_fields
+            preds.append(lambda r: any(needle in str(_path(r, f) or "").lower() for f in fields))
+        found = (r for r in self.newest_first() if all(p(r) for p in preds))
+        only = list(query.filters)
+        if not ascending and not (query.q or query.since or query.until) and len(only) == 1 \
+                and only[0] in self.decl.lookups:
+            counter = self.tx.get("counters", self._counter_id(only[0], query.filters[only[0]]))
+            page = list(islice(found, query.offset, query.offset + query.limit))
+            return [clone(r) for r in page], counter["value"] if counter else 0
+        everything = list(found)
+        if ascending:
+            everything.reverse()
+        return [clone(r) for r in everything[query.offset:query.offset + query.limit]], len(everything)
+
+    def count(self):
+        return sum(1 for _ in self.newest_first())
+
+    def __getattr__(self, name):
+        decl = self.__dict__.get("decl")
+        if decl is not None:
+            for fname, finder in decl.lookups.items():
+                if finder == name:  # every record with the value, live and retired, oldest first
+                    return lambda value, f=fname: [clone(r) for r in reversed(list(
+                        r for r in self.newest_first() if r.get(f) == value))]
+        return super().__getattr__(name)
+
+
 def _sendable(entry, now_text):
     """A queue entry whose attempt is due and that no live lease holds."""
     return entry["due_at"] <= now_text and (entry.get("claimed_until") or "") < now_text
@@ -963,7 +1147,11 @@ SPECIAL = {cls.collection: cls for cls in
 
 
 def repository_class(decl):
-    return SPECIAL.get(decl.name) or (LogRepository if decl.log else Repository)
+    if decl.name in SPECIAL:
+        return SPECIAL[decl.name]
+    if decl.retire:
+        return RetiringRepository
+    return LogRepository if decl.log else Repository
 
 
 class UnitOfWork:

@@ -131,3 +131,55 @@ def test_the_queue_is_claimed_once_per_lease_soonest_first(shop):
     expired = run(shop, lambda uow: uow.webhook_queue.claim("c:3", 30, now=now + timedelta(seconds=31)))
     assert [e["id"] for e in expired] == ["whd_0", "whd_1", "whd_2", "whd_3", "whd_4"]
     assert all(e["claimed_by"] == "c:3" for e in expired)
+
+
+def test_done_deliveries_leave_memory_and_still_read_as_records(shop):
+    """Delivered and failed deliveries retire into their log (the JSON store holds only the
+    pending ones); get, the list newest first by id (with its total) and for_webhook answer as
+    before, with each one's newest version; a retry brings one back, and it retires again."""
+    from app.services import webhooks
+    hook = _hook(shop, ["stock.low"])
+    made = [run(shop, lambda uow: webhooks.ping(uow, hook["id"])) for _ in range(4)]
+    ids = [d["id"] for d in made]
+
+    def attempt(delivery_id, ok):
+        def go(uow):
+            [entry] = [e for e in uow.webhook_queue.claim("s:1", 60, limit=50) if e["id"] == delivery_id] or [None]
+            if entry is None:  # claimed in an earlier round and released: claim it again
+                raise AssertionError(f"{delivery_id} is not due")
+            for other in uow.webhook_queue.list(Query(limit=50))[0]:  # free the rest for later
+                if other["id"] != delivery_id and other.get("claimed_by") == "s:1":
+                    uow.webhook_queue.update({**other, "claimed_by": None, "claimed_until": None})
+            webhooks.record_attempt(uow, delivery_id, "s:1", {"ok": ok, "status": 204 if ok else 500,
+                                                             "ms": 3, "error": None if ok else "HTTP 500"},
+                                    scale=0.0001 if ok else 1.0)
+        run(shop, go)
+    attempt(ids[2], True)  # the newer ones retire first
+    attempt(ids[1], True)
+    attempt(ids[3], True)
+
+    def listed(**filters):
+        items, total = read(shop, lambda uow: webhooks.list_deliveries(
+            uow, hook["id"], Query(filters=dict(filters), sort=[("id", True)], limit=2)))
+        return [(i["id"], i["status"]) for i in items], total
+    assert listed() == ([(ids[3], "delivered"), (ids[2], "delivered")], 4)
+    assert listed(status="pending") == ([(ids[0], "pending")], 1)
+    assert listed(status="delivered") == ([(ids[3], "delivered"), (ids[2], "delivered")], 3)
+    got = read(shop, lambda uow: uow.webhook_deliveries.get(ids[1]))
+    assert (got["status"], got["attempts"], got["version"], got["response_status"]) == ("delivered", 1, 2, 204)
+    if shop.name == "json":  # only the pending one is held
+        assert set(shop.tables.records["webhook_deliveries"]) == {ids[0]}
+
+    again = run(shop, lambda uow: webhooks.retry(uow, hook["id"], ids[1]))
+    assert (again["status"], again["version"]) == ("pending", 3)
+    assert listed(status="pending") == ([(ids[1], "pending"), (ids[0], "pending")], 2)
+    assert listed() == ([(ids[3], "delivered"), (ids[2], "delivered")], 4)
+    attempt(ids[1], False)  # fails once: still pending, its next attempt later
+    got = read(shop, lambda uow: uow.webhook_deliveries.get(ids[1]))
+    assert (got["status"], got["attempts"], got["error"], got["version"]) == ("pending", 2, "HTTP 500", 4)
+    all_of_it = read(shop, lambda uow: uow.webhook_deliveries.for_webhook(hook["id"]))
+    assert [d["id"] for d in all_of_it] == ids
+    assert read(shop, lambda uow: uow.webhook_deliveries.count()) == 4
+    page, total = read(shop, lambda uow: webhooks.list_deliveries(
+        uow, hook["id"], Query(sort=[("id", True)], offset=2, limit=5)))
+    assert ([d["id"] for d in page], total) == ([ids[1], ids[0]], 4)

@@ -41,6 +41,22 @@ for product in products:  # each a stock.low crossing: a notification for the ad
     with store.unit_of_work() as uow:
         orders.place_order(uow, {"items": [{"product_id": product["id"], "quantity": 1}]}, None, "EUR")
         uow.commit()
+from app.services import webhooks
+with store.unit_of_work() as uow:
+    hook = webhooks.create_webhook(uow, {"url": "http://127.0.0.1/h", "events": ["*"]}, allow_private=True)
+    uow.commit()
+pings = []
+for _ in range(2):
+    with store.unit_of_work() as uow:
+        pings.append(webhooks.ping(uow, hook["id"])["id"])
+        uow.commit()
+with store.unit_of_work() as uow:
+    for entry in uow.webhook_queue.claim("s:1", 60, limit=50):
+        if entry["id"] == pings[0]:
+            webhooks.record_attempt(uow, entry["id"], "s:1", {"ok": True, "status": 204, "ms": 2, "error": None})
+        else:
+            uow.webhook_queue.update({**entry, "claimed_by": None, "claimed_until": None})
+    uow.commit()
 with store.unit_of_work() as uow:
     mine, _ = uow.notifications.list(notifications.Query(filters={"user_id": admin["id"]}, limit=10))
     oldest = sorted(mine, key=lambda n: n["id"])[0]
@@ -48,7 +64,7 @@ with store.unit_of_work() as uow:
     uow.commit()
 store.close()
 print(json.dumps({"admin": admin["id"], "manager": manager["id"], "read": read["id"],
-                  "read_at": read["read_at"]}))
+                  "read_at": read["read_at"], "hook": hook["id"], "pings": pings}))
 """
 
 
@@ -90,6 +106,12 @@ def assert_upgraded(store, old):
         unread, total = notifications.list_notifications(uow, old["admin"], Query(filters={"unread": True}))
         assert total == 2 and old["read"] not in [n["id"] for n in unread]
         assert uow.notifications.count() == 6
+        # the webhook's deliveries: the delivered one (retired on the JSON store), the pending one
+        from app.services import webhooks
+        listed, total = webhooks.list_deliveries(uow, old["hook"], Query(sort=[("id", True)], limit=50))
+        statuses = {d["id"]: d["status"] for d in listed}
+        assert total == len(listed) and statuses[old["pings"][0]] == "delivered"
+        assert statuses[old["pings"][1]] == "pending"
 
 
 def _after_a_new_crossing(store, old):
@@ -138,6 +160,8 @@ def test_a_json_store_of_the_old_release_moves_its_notifications_into_the_log_on
     assert not (data / "notifications.json").exists()
     store = JsonFileStore(str(data))
     assert "notifications" not in store.tables.records  # in the log's files, not in memory
+    held = store.tables.records["webhook_deliveries"]
+    assert old["pings"][1] in held and old["pings"][0] not in held  # the delivered one retired
     assert_upgraded(store, old)
     _after_a_new_crossing(store, old)
     store.close()
