@@ -34,28 +34,67 @@ LEASE_SECONDS = 60.0
 RECENT = 5_000  # events kept in memory for the deliveries to come (older ones are looked up)
 
 
+class _Connections(threading.local):
+    """Each sending thread's open connections, by (scheme, host, port): a receiver that keeps
+    connections alive (HTTP/1.1) is not connected to anew for every attempt."""
+
+    def __init__(self):
+        self.open = {}
+
+
+_connections = _Connections()
+
+
+def _connection(parts, timeout):
+    """(connection, reused): the thread's open one to this endpoint, else a new one."""
+    key = (parts.scheme, parts.hostname, parts.port)
+    conn = _connections.open.pop(key, None)
+    if conn is not None and conn.sock is not None:
+        return key, conn, True
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    return key, kind(parts.hostname, parts.port, timeout=timeout), False
+
+
 def attempt(url, headers, body, allow_private, timeout=webhooks.ATTEMPT_TIMEOUT):
-    """POST body to url once: {ok, status, ms, error, gone}. A redirect is not followed."""
+    """POST body to url once: {ok, status, ms, error, gone}. A redirect is not followed.
+
+    The SSRF guard is checked first, every time; a connection the receiver kept alive is used
+    again only while its peer is among the addresses the host resolves to now."""
     started = time.monotonic()
     parts = urlsplit(url)
-    reason = webhooks.guard(parts.hostname, allow_private)
+    reason, addresses = webhooks.guard_addresses(parts.hostname, allow_private)
     if reason:
         return {"ok": False, "status": None, "ms": None, "error": reason}
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(parts.hostname, parts.port, timeout=timeout)
+    key, conn, reused = _connection(parts, timeout)
+    if reused and _peer(conn) not in addresses:
+        conn.close()
+        key, conn, reused = _connection(parts, timeout)
+    keep = False
     try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read(65536)
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+            conn.close()  # the receiver closed the connection it kept: once more on a new one
+            _, conn, reused = _connection(parts, timeout)
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+        data = response.read(65536)
         status = response.status
+        keep = not response.will_close and response.isclosed() and len(data) < 65536
     except (socket.timeout, TimeoutError):
         return {"ok": False, "status": None, "ms": _ms(started), "error": "timeout"}
     except (OSError, http.client.HTTPException) as exc:
         return {"ok": False, "status": None, "ms": _ms(started),
                 "error": f"connection failed: {type(exc).__name__}"[:200]}
     finally:
-        conn.close()
+        if keep:
+            _connections.open[key] = conn
+        else:
+            conn.close()
     ms = _ms(started)
     if ms > timeout * 1000:
         return {"ok": False, "status": status, "ms": ms, "error": "timeout"}
@@ -64,14 +103,22 @@ def attempt(url, headers, body, allow_private, timeout=webhooks.ATTEMPT_TIMEOUT)
     return {"ok": False, "status": status, "ms": ms, "error": f"HTTP {status}", "gone": status == 410}
 
 
+def _peer(conn):
+    try:
+        return conn.sock.getpeername()[0]
+    except (OSError, AttributeError):
+        return None
+
+
 def _ms(started):
     return int((time.monotonic() - started) * 1000)
 
 
-def request_of(webhook, event, now=None):
-    """(headers, body) of one attempt, signed with every secret that signs now, newest first."""
+def request_of(webhook, event, now=None, body=None):
+    """(headers, body) of one attempt, signed with every secret that signs now, newest first
+    (body: the event's, when already made for another endpoint)."""
     now = now or datetime.now(timezone.utc)
-    body = webhooks.body_of(event)
+    body = body if body is not None else webhooks.body_of(event)
     ts = str(int(now.timestamp()))
     return {"Content-Type": "application/json", "User-Agent": "Backroom-Webhooks/1",
             "webhook-id": event["id"], "webhook-timestamp": ts,
@@ -153,9 +200,14 @@ class Sender:
             if not work:
                 return 0
 
+            bodies = {}  # an event's body is the same for every endpoint it goes to
+            for _, _, event in work:
+                if event["id"] not in bodies:
+                    bodies[event["id"]] = webhooks.body_of(event)
+
             def one(item):
                 delivery_id, webhook, event = item
-                headers, body = request_of(webhook, event)
+                headers, body = request_of(webhook, event, body=bodies[event["id"]])
                 return delivery_id, attempt(webhook["url"], headers, body, self.allow_private)
             outcomes = list(self.pool.map(one, work))
             with self.store.unit_of_work() as uow:

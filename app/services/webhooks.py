@@ -75,12 +75,17 @@ def resolve(host):
 
 def guard(host, allow_private):
     """None when an attempt may reach host; else the reason (`address not allowed`, ...)."""
+    return guard_addresses(host, allow_private)[0]
+
+
+def guard_addresses(host, allow_private):
+    """(None, the addresses host resolves to) when an attempt may reach it; else (the reason, ())."""
     addresses = resolve(host)
     if not addresses:
-        return "host does not resolve"
+        return "host does not resolve", ()
     if not allow_private and not all(address_allowed(a) for a in addresses):
-        return "address not allowed"
-    return None
+        return "address not allowed", ()
+    return None, addresses
 
 
 def check_url(url, allow_private):
