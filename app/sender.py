@@ -25,10 +25,10 @@ from .storage.base import Query, timestamp
 
 log = logging.getLogger("backroom.sender")
 
-BATCH = 200
+BATCH = 100
 # after a round that emptied the queue's due part, wait this long before claiming again: rounds
 # gather more deliveries each (fewer commits beside the API's), well inside the 2 s promised
-GATHER_SECONDS = 0.25
+GATHER_SECONDS = 0.1
 THREADS = 16
 LEASE_SECONDS = 60.0
 RECENT = 5_000  # events kept in memory for the deliveries to come (older ones are looked up)
