@@ -151,7 +151,9 @@ class Catalog:
         self.titles = {}  # first word -> [(title words, product id)]
         self.authors = {}  # first word -> [(position, author words, author)]
         self.searchable = {}  # stemmed word -> [(position, product)]
+        self.position_of = {}  # product id -> its position
         for position, product in enumerate(products):
+            self.position_of[product["id"]] = position
             known = words_of(product)
             if known.title:
                 self.titles.setdefault(known.title[0], []).append((known.title, product["id"]))
@@ -226,13 +228,19 @@ def find_products(question, products):
     titles, authors or categories: any of them), or else the best matches of its other words;
     at most MAX_PRODUCTS, by price then title when it asks about price, else by title."""
     catalog = products if isinstance(products, Catalog) else Catalog(list(products))
-    found = list(catalog.products)
+    found = catalog.products
     if question.named:
-        if question.title_ids:
-            found = [p for p in found if p["id"] in question.title_ids]
+        if question.title_ids:  # from the titles' index, in catalog order
+            found = [found[i] for i in sorted(catalog.position_of[pid] for pid in question.title_ids
+                                              if pid in catalog.position_of)]
         if question.author_names:
             wanted = {tokenize(a) for a in question.author_names}
-            found = [p for p in found if words_of(p).author in wanted]
+            if found is catalog.products:  # from the authors' index, in catalog order
+                found = [found[i] for i in sorted(
+                    position for words in wanted for position, known, _ in catalog.authors.get(words[0], ())
+                    if known == words)]
+            else:
+                found = [p for p in found if words_of(p).author in wanted]
         if question.category_ids is not None:
             found = [p for p in found if p.get("category_id") in question.category_ids]
         if question.books:
@@ -249,9 +257,9 @@ def find_products(question, products):
         best = max((s for s, _ in scored), default=0)
         found = [p for s, p in scored if s == best]
     if question.below is not None or question.cheapest:
-        found.sort(key=lambda p: (Decimal(p["price"]), _title_key(p), p["id"]))
+        found = sorted(found, key=lambda p: (Decimal(p["price"]), _title_key(p), p["id"]))
     else:
-        found.sort(key=lambda p: (_title_key(p), p["id"]))
+        found = sorted(found, key=lambda p: (_title_key(p), p["id"]))
     if question.cheapest:
         found = found[:1]
     return found[:MAX_PRODUCTS]
