@@ -114,18 +114,17 @@ def delete_image(product_id, image_id):
     return Response(status=204)
 
 
-def _storefront_key_opens(key):
+def _storefront_key_opens(key, uow):
     """Whether a storefront key (section 11) is known and active: section 11's own check,
     storefront.authenticate, once that service is in the build (until then no key is known)."""
     try:
         from ..services import storefront
     except ImportError:
         return False
-    with reader() as uow:
-        try:
-            storefront.authenticate(uow, key)
-        except DomainError:
-            return False
+    try:
+        storefront.authenticate(uow, key)
+    except DomainError:
+        return False
     return True
 
 
@@ -139,18 +138,19 @@ def image_file(image_id, variant):
                                errors={"format": [f"Must be one of: {', '.join(images.FORMATS)}."]})
     staff = can("catalog.read_all")
     key = request.args.get("key")
-    public_catalog = shop_settings()["public_catalog"]
-    if not staff:
-        if key is not None:
-            if not _storefront_key_opens(key):
-                err = Unauthorized("This storefront key is unknown or revoked.")
-                err.code = "invalid_storefront_key"
-                raise err
-        elif not public_catalog:
-            raise Unauthorized("Sign in to see the images of this shop.")
-    if variant not in images.VARIANT_NAMES:
-        raise NotFound("No such variant: original, large, medium or thumb.")
-    image, active = read(images.readable_image, image_id, staff)
+    with reader() as uow:  # one store read: the setting, a key, the image
+        public_catalog = shop_settings(uow)["public_catalog"]
+        if not staff:
+            if key is not None:
+                if not _storefront_key_opens(key, uow):
+                    err = Unauthorized("This storefront key is unknown or revoked.")
+                    err.code = "invalid_storefront_key"
+                    raise err
+            elif not public_catalog:
+                raise Unauthorized("Sign in to see the images of this shop.")
+        if variant not in images.VARIANT_NAMES:
+            raise NotFound("No such variant: original, large, medium or thumb.")
+        image, active = images.readable_image(uow, image_id, staff)
     public = active and (public_catalog or (not staff and key is not None))
     headers = {"ETag": images.etag(image, variant, fmt),
                "Cache-Control": PUBLIC_CACHE if public else PRIVATE_CACHE}

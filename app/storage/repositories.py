@@ -334,8 +334,14 @@ def _as_stored(record):
     return record
 
 
+_NUMERIC = {}  # collection -> its numeric fields (a repository is made for each unit of work)
+
+
 def _numeric_fields(decl):
-    return tuple(f.name for f in decl.fields if f.kind in ("int", "int32", "money"))
+    found = _NUMERIC.get(decl.name)
+    if found is None:
+        found = _NUMERIC[decl.name] = tuple(f.name for f in decl.fields if f.kind in ("int", "int32", "money"))
+    return found
 
 
 class Repository:
