@@ -1,4 +1,5 @@
 """An in-memory store: the tables, indexes and transactions the JSON backend persists, and the fake for unit tests."""
+import itertools
 import threading
 from contextlib import contextmanager
 
@@ -37,6 +38,9 @@ TIME_ORDERED_IDS = frozenset(name for name, decl in DECLARED.items() if decl.tim
 INDEXED = {name: tuple(decl.lookups) for name, decl in DECLARED.items() if decl.lookups and not decl.log}
 
 
+_SERIALS = itertools.count(1)
+
+
 class Tables:
     """Committed state: records per collection plus their indexes.
 
@@ -54,6 +58,10 @@ class Tables:
         self.newest_id = ""  # the greatest id a record was inserted under (TIME_ORDERED_IDS)
         self.changed_tx = {}  # collection -> the last transaction that changed it
         self.logs = MemoryLogs()
+        # this state's number in the process, never reused (an id() is, once the state is gone):
+        # the versions caches are keyed by (serial, transaction) and must not mistake a new store
+        # for an old one
+        self.serial = next(_SERIALS)
 
     def apply(self, collection, record_id, record):
         table = self.records.get(collection)
@@ -184,14 +192,14 @@ class Transaction:
         """(this process's tables, their last transaction), or None once this transaction wrote."""
         if self.writes or self.appends:
             return None
-        return (id(self.tables), self.tables.tx)
+        return (self.tables.serial, self.tables.tx)
 
     def version_of(self, collection):
         """A token that changes whenever a commit this process can see changes the collection;
         None while this transaction has staged writes to it."""
         if any(c == collection for c, _ in self.writes):
             return None
-        return (id(self.tables), self.tables.changed_tx.get(collection, 0))
+        return (self.tables.serial, self.tables.changed_tx.get(collection, 0))
 
     def derived(self, collection):
         """A dict for what list queries derive from the collection (its records in a sort's order,
