@@ -734,6 +734,13 @@ class Bench:
                     checkout = lua_file("bk_sf_post", ids, None, "POST", STOREFRONT_ORDER_BODY,
                                         {"Content-Type": "application/json", **storefront})
                     self.figure("bk.sf_post", server, "/api/storefront/orders", checkout, profile=prof)
+                    # and in turns with the staff order on the same server: the figure apart runs
+                    # after the staff order's, on a store those rounds have grown
+                    self.floor_targets["bk.post"] = (server, "/api/orders", post)
+                    try:
+                        self.alternate("bk.sf_post", server, "/api/storefront/orders", checkout, "bk.post")
+                    finally:
+                        self.floor_targets.pop("bk.post", None)
                 self.memory = server.memory()
             else:
                 self.figure("bk.post_empty", server, "/api/orders", post, profile=prof)
@@ -936,7 +943,8 @@ def ratio_checks(results):
     ]
     for key, text, target in (("bk.id", "GET /api/products/{id} >= 0.75 x floor", 0.75),
                               ("bk.list", "GET /api/products?limit=50 >= 0.6 x floor", 0.6),
-                              ("bk.post", "POST /api/orders (100k) >= 0.5 x durable-write floor", 0.5)):
+                              ("bk.post", "POST /api/orders (100k) >= 0.5 x durable-write floor", 0.5),
+                              ("bk.sf_post", "POST /api/storefront/orders >= 0.9 x POST /api/orders", 0.9)):
         alternating = results.get("alt." + key)
         if alternating is not None:
             checks.append((f"{text}, rounds in turns", alternating["ratio"], target))
