@@ -13,13 +13,21 @@ import pytest
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 needs_chromium = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                     reason="needs Debian's chromium and chromium-driver "
                                            "(make test installs them when run as root)")
+
+def waiting(browser, seconds=20):
+    """A wait whose conditions may read elements a page is re-rendering meanwhile (a list of
+    results replaced as an answer comes): an element gone stale is read again, not a failure."""
+    return WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
 
 # Runs before any script of every page: keeps what the console would show as an error.
 _RECORDER = """

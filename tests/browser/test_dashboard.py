@@ -2,12 +2,11 @@
 the one GET /api/dashboard answers, with a chart bar per day."""
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import PASSWORDS
 from tests.factories import create_product, pay, place_order
 
-from .pages import needs_chromium
+from .pages import needs_chromium, waiting
 
 pytestmark = needs_chromium
 
@@ -36,7 +35,7 @@ def test_signed_in_page_shows_the_dashboards_figures_and_a_bar_per_day(live_serv
     board = client.get("/api/dashboard", headers=manager).get_json()
 
     browser = watch.open(f"{live_server}/dashboard/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     _sign_in(browser, wait, "viewer", PASSWORDS["viewer"])
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-figure="today.revenue"]')
                .get_attribute("data-value"))
@@ -77,7 +76,7 @@ def test_a_refused_sign_in_is_shown_and_the_page_fits_a_phone(live_server, watch
     browser = watch.driver
     browser.set_window_size(360, 800)
     browser = watch.open(f"{live_server}/dashboard/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     _sign_in(browser, wait, "clerk", "not-the-password")
     refusal = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "[data-bind=refusal]")))
     assert refusal.text

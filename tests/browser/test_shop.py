@@ -3,11 +3,10 @@ basket, checkout with a field error beside its field, the confirmation; the staf
 the order and the lower stock; tracking shows the delivery's events. And it fits a 360 px phone."""
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.factories import create_delivery, create_product, move_delivery, pay
 
-from .pages import needs_chromium
+from .pages import needs_chromium, waiting
 
 pytestmark = needs_chromium
 
@@ -47,7 +46,7 @@ def test_a_buyer_searches_checks_out_and_tracks_an_order(live_server, watch, cli
         create_product(client, manager, title=f"Pamphlet {n:02d}", stock=1)
 
     browser = watch.open(f"{live_server}/shop/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-bind=results] li"))
     assert browser.find_element(By.CSS_SELECTOR, 'meta[name="viewport"]')
     # pages of results
@@ -122,7 +121,7 @@ def test_a_buyer_searches_checks_out_and_tracks_an_order(live_server, watch, cli
 def test_the_shop_fits_a_phone_and_a_desktop(live_server, watch, client, auth):
     create_product(client, auth["manager"], title="A very long title " * 6, author="Someone", stock=1)
     browser = watch.open(f"{live_server}/shop/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     for width, height in ((360, 780), (1280, 900)):
         browser.set_window_size(width, height)
         for fragment in ("#/", "#/basket", "#/checkout", "#/track"):
@@ -160,7 +159,7 @@ def test_the_shop_shows_each_products_picture_with_its_alt_text(live_server, wat
         assert resp.status_code == 201, resp.get_json()
 
     browser = watch.open(f"{live_server}/shop/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-bind=results] li")) == 3)
 
     def shown(img):  # loaded by the browser from our own /api/images/... (not a broken picture)

@@ -3,12 +3,11 @@ import pytest
 
 from tests.factories import create_product, picture
 
-from .pages import needs_chromium
+from .pages import needs_chromium, waiting
 
 from selenium.webdriver.common.by import By  # noqa: E402  (pages skips the module without selenium)
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = needs_chromium
 
@@ -37,7 +36,7 @@ def test_authorize_then_try_it_out_reads_the_signed_in_user(live_server, watch, 
     # the refused call below is on purpose: Swagger UI logs it, and so does the browser
     watch.allow(r"/api/auth/me - Failed to load resource: .* 401", r"Error: UNAUTHORIZED")
     browser = watch.open(f"{live_server}/apidocs/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
 
     # without a token the API refuses, and Swagger UI shows the 401 problem
@@ -65,7 +64,7 @@ def test_authorize_then_try_it_out_reads_the_signed_in_user(live_server, watch, 
 
 def test_every_tag_section_renders_its_operations(live_server, watch):
     browser = watch.open(f"{live_server}/apidocs/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
     summaries = {el.text for el in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
     for path in ("/api/auth/login", "/api/products", "/api/orders/{id}/pay",
@@ -80,7 +79,7 @@ def test_try_it_out_uploads_a_product_image_from_a_file(live_server, watch, toke
     cover = tmp_path / "cover.jpg"
     cover.write_bytes(picture((120, 180)))
     browser = watch.open(f"{live_server}/apidocs/")
-    wait = WebDriverWait(browser, 20)
+    wait = waiting(browser)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
     _click(browser, wait, ".auth-wrapper .authorize")
     token_input = wait.until(EC.visibility_of_element_located(
