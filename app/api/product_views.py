@@ -23,8 +23,14 @@ def product_images(product, key=None):
 def product_answers(products):
     """product_answer of every product of a list page, the caller's rights looked up once."""
     staff, with_cost, base = can("catalog.read_all"), sees_cost(), request.host_url
-    return [{**product_out(product, staff=staff, with_cost=with_cost),
-             "images": images_out(product, base)} for product in products]
+    out = []
+    for product in products:
+        shown = product_out(product, staff=staff, with_cost=with_cost)
+        if shown is product:  # the stored record itself: never changed
+            shown = product.copy()
+        shown["images"] = images_out(product, base)  # where the record has it, else last
+        out.append(shown)
+    return out
 
 
 def sort_fields(fields):
