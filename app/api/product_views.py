@@ -11,7 +11,10 @@ def product_answer(product):
     """The product as this caller may read it: staff get `review`, only those who may see
     `cost` get it (never an editor, never an anonymous reader); everyone gets its `images`."""
     out = product_out(product, staff=can("catalog.read_all"), with_cost=sees_cost())
-    return {**out, "images": product_images(product)}
+    if out is product:  # the stored record itself: never changed
+        out = product.copy()
+    out["images"] = product_images(product)  # where the record has it, else last
+    return out
 
 
 def product_images(product, key=None):
