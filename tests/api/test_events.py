@@ -203,14 +203,23 @@ def test_the_stream_resumes_after_last_event_id_and_resets_on_an_unknown_one(cli
 # ---- webhooks ---------------------------------------------------------------------------------------
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 answering with the statuses given, then 200."""
+    """A webhook receiver on 127.0.0.1 answering with the statuses given, then 200; HTTP/1.0
+    (a connection per request), or with keep_alive HTTP/1.1 keeping connections open. It counts
+    the connections it accepted."""
 
-    def __init__(self, statuses=()):
+    def __init__(self, statuses=(), keep_alive=False):
         self.statuses = list(statuses)
         self.got = []
+        self.connections = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self):
+                super().setup()
+                outer.connections += 1
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.got.append((dict(self.headers), body))
@@ -399,54 +408,21 @@ def test_rotation_signs_with_both_secrets_then_only_the_new(private_client, auth
     Webhook(newest).verify(body, lowered)
 
 
-class KeepAliveReceiver:
-    """An HTTP/1.1 receiver that keeps connections open: counts connections and requests."""
-
-    def __init__(self, status=204):
-        outer = self
-        self.connections, self.requests = 0, 0
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                outer.connections += 1
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.requests += 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_an_attempt_keeps_a_receivers_open_connection_and_still_checks_the_guard_each_time():
     from app.sender import attempt
-    kept = KeepAliveReceiver()
+    kept = Receiver([204] * 4, keep_alive=True)
     try:
         outcomes = [attempt(kept.url, {"Content-Type": "application/json"}, b"{}", True) for _ in range(3)]
         assert [o["status"] for o in outcomes] == [204, 204, 204]
-        assert (kept.connections, kept.requests) == (1, 3)  # one connection, kept
+        assert (kept.connections, len(kept.got)) == (1, 3)  # one connection, kept
         refused = attempt(kept.url, {"Content-Type": "application/json"}, b"{}", False)
         assert refused == {"ok": False, "status": None, "ms": None, "error": "address not allowed"}
-        assert kept.requests == 3  # the open connection was not used past the guard
+        assert len(kept.got) == 3  # the open connection was not used past the guard
     finally:
         kept.close()
     closing = Receiver()  # HTTP/1.0: closes after each answer, so each attempt connects anew
     try:
         assert [attempt(closing.url, {}, b"{}", True)["ok"] for _ in range(2)] == [True, True]
-        assert len(closing.got) == 2
+        assert (closing.connections, len(closing.got)) == (2, 2)
     finally:
         closing.close()

@@ -43,21 +43,26 @@ def _git(*args):
     return subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True, check=True).stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def old_release(tmp_path_factory):
-    """A copy of the release before locations (app, schemas, scripts)."""
+def release_before(migration, folder, what):
+    """A copy (app, schemas, scripts) in folder of the release before the commit that added
+    this migration file; skips while it is not committed yet."""
     try:
-        added = _git("log", "--format=%H", "--diff-filter=A", "--", MIGRATION).splitlines()
+        added = _git("log", "--format=%H", "--diff-filter=A", "--", migration).splitlines()
         if not added:
-            pytest.skip(f"{MIGRATION} is not committed yet")
+            pytest.skip(f"{migration} is not committed yet")
         base = _git("rev-parse", f"{added[-1]}^")
     except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.fail(f"the release before locations cannot be read from git: {exc}")
-    folder = tmp_path_factory.mktemp("old-release")
+        pytest.fail(f"the release before {what} cannot be read from git: {exc}")
     archive = subprocess.run(["git", "-C", ROOT, "archive", base, "app", "schemas", "scripts"],
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
+
+
+@pytest.fixture(scope="module")
+def old_release(tmp_path_factory):
+    """A copy of the release before locations (app, schemas, scripts)."""
+    return release_before(MIGRATION, tmp_path_factory.mktemp("old-release"), "locations")
 
 
 def make_old_shop(old_release, *where):

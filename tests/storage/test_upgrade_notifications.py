@@ -17,7 +17,7 @@ from app.storage.base import Query
 from app.storage.jsonfile import JsonFileStore
 from tests import pg
 from tests.processes import CTX, TIMEOUT, run_processes
-from tests.storage.test_upgrade import ROOT, _git
+from tests.storage.test_upgrade import release_before
 
 MIGRATION = "app/storage/migrations/0017_notification_reads.sql"
 
@@ -71,18 +71,8 @@ print(json.dumps({"admin": admin["id"], "manager": manager["id"], "read": read["
 @pytest.fixture(scope="module")
 def old_release(tmp_path_factory):
     """A copy of the release before notifications were a log (app, schemas, scripts)."""
-    try:
-        added = _git("log", "--format=%H", "--diff-filter=A", "--", MIGRATION).splitlines()
-        if not added:
-            pytest.skip(f"{MIGRATION} is not committed yet")
-        base = _git("rev-parse", f"{added[-1]}^")
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.fail(f"the release before notifications were a log cannot be read from git: {exc}")
-    folder = tmp_path_factory.mktemp("old-release-notifications")
-    archive = subprocess.run(["git", "-C", ROOT, "archive", base, "app", "schemas", "scripts"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
+    return release_before(MIGRATION, tmp_path_factory.mktemp("old-release-notifications"),
+                          "notifications were a log")
 
 
 def make_old_shop(old_release, *where):
