@@ -206,7 +206,8 @@ def _adopt_legacy_notifications(store, out):
 def _retire_done_records(store, out):
     """Section 13: a JSON store of an earlier release kept every webhook delivery in memory; the
     done ones (delivered, failed) move into their log, and each webhook's count of deliveries is
-    set, once (the counter RETIRED marks it done; a new store takes the step at its first start)."""
+    set, once (the counter "retired:webhook_deliveries" marks it done; a new store takes the
+    step at its first start)."""
     from .storage.base import RETIRED_LOGS
     marker = "retired:webhook_deliveries"
     with store.reader() as uow:

@@ -46,7 +46,8 @@ _connections = _Connections()
 
 
 def _connection(parts, timeout):
-    """(connection, reused): the thread's open one to this endpoint, else a new one."""
+    """(its key, a connection, whether it was open already): the thread's open one to this
+    endpoint, else a new one."""
     key = (parts.scheme, parts.hostname, parts.port)
     conn = _connections.open.pop(key, None)
     if conn is not None and conn.sock is not None:

@@ -873,11 +873,6 @@ class IdempotencyRepository(Repository):
             self.tx.delete(self.collection, rec["id"])
 
 
-def _moment_of(record_id):
-    """The millisecond part (10 characters) of an id made by base.new_id, after its prefix."""
-    return record_id.partition("_")[2][:10] if isinstance(record_id, str) else ""
-
-
 class NotificationLog(LogRepository):
     """Section 13's inboxes, as a log: a notification never changes once made. Whether it is read
     lives apart: a `notification_reads` record per notification read on its own, and read-all's
@@ -925,10 +920,12 @@ class NotificationLog(LogRepository):
 
     def for_event(self, event_id):
         """The notifications an event made, oldest first: they were appended in its transaction,
-        after its id was made, so the walk from the newest stops at the event's millisecond."""
-        moment, found = _moment_of(event_id), []
+        after its id was made, so the walk from the newest stops before the event's second (ids
+        not made by base.new_id: the whole log)."""
+        moment, found = id_seconds(event_id), []
         for r in self.tx.log_newest_first(self.collection):
-            if _moment_of(r["id"]) < moment:
+            made = id_seconds(r["id"]) if moment is not None else None
+            if made is not None and made < moment:
                 break
             if r.get("event_id") == event_id:
                 found.append(clone(r))
