@@ -76,6 +76,10 @@ class Collection:
       the append-only log `retired_log` (a version per change after that; the newest one is the
       record), and hold only the live ones; a change can bring it back. PostgreSQL keeps one
       table either way.
+    subsets: name -> predicate over a record: the memory and JSON stores keep the ids of the
+      records it holds for (a few live ones among a history: storefront orders still on hold),
+      so a query about them reads no other record (see Transaction.subset); PostgreSQL answers
+      the same query from its indexes.
     time_ids: ids come from base.new_id, so they sort by creation (and follow commit order).
     upsert: records are saved by an id the caller makes (login attempts, idempotency keys); on
       PostgreSQL a writer reading one by id holds that id's lock even while no row exists.
@@ -94,6 +98,7 @@ class Collection:
     time_ids: bool = True
     upsert: bool = False
     retire: tuple | None = None
+    subsets: dict = dc_field(default_factory=dict)
 
     def __post_init__(self):
         self.attr = self.attr or self.name
@@ -112,6 +117,12 @@ def stamps(versioned=True):
     if versioned:
         fields += [F("updated_at", "ts"), F("version", "int32")]
     return fields
+
+
+def on_hold(order):
+    """Section 11: a storefront order still pending with a hold (its stock is held until then)."""
+    return (order.get("status") == "pending" and order.get("channel") == "storefront"
+            and bool(order.get("hold_expires_at")))
 
 
 ORDER_LINES = Child("order_lines", "order_id", [
@@ -178,6 +189,7 @@ DECLARED = [
         # section 11: who bought it (customer_id links a customer), where it came from, where it goes
         F("channel"), F("shipping_address", "json"), F("hold_expires_at", "ts")],
         lookups={"customer_id": "of_customer", "number": "numbered"},
+        subsets={"held": on_hold},
         indexes=(Index(("channel", "id"), name="orders_channel_idx"),
                  Index(("hold_expires_at",), name="orders_hold_expires_idx"),
                  Index(("status", "id"), name="orders_status_idx"),

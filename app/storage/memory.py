@@ -36,6 +36,8 @@ UNIQUE = {name: {u.field: KEY_FUNCTIONS[u.key] for u in decl.unique}
 TIME_ORDERED_IDS = frozenset(name for name, decl in DECLARED.items() if decl.time_ids and not decl.log)
 # collection -> fields: non-unique look-ups kept as ordered id lists
 INDEXED = {name: tuple(decl.lookups) for name, decl in DECLARED.items() if decl.lookups and not decl.log}
+# collection -> subset name -> predicate: the ids of the records it holds for are kept
+SUBSETS = {name: dict(decl.subsets) for name, decl in DECLARED.items() if decl.subsets and not decl.log}
 
 
 _SERIALS = itertools.count(1)
@@ -51,6 +53,7 @@ class Tables:
         self.records = {name: {} for name in COLLECTIONS}
         self.unique = {c: {f: {} for f in fields} for c, fields in UNIQUE.items()}
         self.indexed = {c: {f: {} for f in fields} for c, fields in INDEXED.items()}
+        self.subsets = {c: {name: set() for name in subsets} for c, subsets in SUBSETS.items()}
         self.search = {}
         self.list_cache, self.list_cache_tx = {}, None
         self.derived = {}  # collection -> (its version, what lists derive from it: repositories.listing)
@@ -92,6 +95,11 @@ class Tables:
                     ids.remove(record_id)
             if record is not None and (old is None or old_value != new_value):
                 index.setdefault(new_value, []).append(record_id)
+        for name, holds in SUBSETS.get(collection, {}).items():
+            if record is not None and holds(record):
+                self.subsets[collection][name].add(record_id)
+            elif old is not None:
+                self.subsets[collection][name].discard(record_id)
         if record is None:
             table.pop(record_id, None)
             for (coll, _), cache in self.search.items():
@@ -169,6 +177,20 @@ class Transaction:
             if rec is not None and rec.get(fname) == value:
                 out.append(rec)
         return out
+
+    def subset(self, collection, name):
+        """The records of the collection's declared subset `name` (those its predicate holds for),
+        in creation order, as this transaction sees them: read without walking the others."""
+        holds = SUBSETS[collection][name]
+        ids = set(self.tables.subsets[collection][name])
+        for (coll, rid), rec in self.writes.items():
+            if coll != collection:
+                continue
+            if rec is not None and holds(rec):
+                ids.add(rid)
+            else:
+                ids.discard(rid)
+        return [self.get(collection, rid) for rid in sorted(ids)]
 
     def scan(self, collection):
         """Every record, in creation order (ids sort by creation time)."""

@@ -1125,6 +1125,54 @@ def test_customers_round_trip_with_emails_unique_in_any_case(shop):
         assert total == 1 and page[0]["id"] == ada["id"]
 
 
+def hold_queries(moment):
+    """The held-stock queries exactly as services.storefront asks them."""
+    return [Query(filters={"status": "pending", "payment_status": "unpaid", "channel": "storefront",
+                           "hold_due": moment}, limit=10**9),
+            Query(filters={"status": "pending", "channel": "storefront", "hold_after": moment},
+                  sort=[("hold_expires_at", False)], limit=1)]
+
+
+def test_the_holds_queries_answer_as_evaluate_does_as_orders_are_paid_cancelled_and_made(shop):
+    """Every worker asks which holds are due and which comes next; the memory and JSON stores
+    answer from the orders on hold they keep apart, which must follow every change (paid,
+    cancelled, a hold made or ended in the unit of work asking, an order deleted)."""
+    p = commit(shop, lambda uow: uow.products.add(product()))
+    early, late = "2026-11-21T10:00:00Z", "2026-11-21T11:00:00Z"
+    records = [order(1001 + i, [(p, 1)], channel=("storefront", "staff")[i % 4 == 3],
+                     hold_expires_at=(early, late, None)[i % 3], created_at=T[i % 4]) for i in range(12)]
+    records[4].update(status="paid", payment_status="paid")
+    records[6].update(status="cancelled")
+    commit(shop, lambda uow: [uow.orders.add(r) for r in records])
+    queries = hold_queries("2026-11-21T10:30:00Z")
+
+    def check(repo, now):
+        assert_lists_like_evaluate(repo, now, queries, OrderRepository.numeric, OrderRepository.special)
+
+    with shop.reader() as uow:
+        check(uow.orders, records)
+        assert uow.orders.list(queries[0])[1] > 0 and uow.orders.list(queries[1])[0]
+    due = [r for r in records if evaluate([r], queries[0], (), OrderRepository.special)[1]]
+    paid, cancelled = dict(due[0], status="paid", payment_status="paid"), dict(due[1], status="cancelled")
+    made = order(1100, [(p, 1)], channel="storefront", hold_expires_at=early)
+    later = dict(next(r for r in records if r["hold_expires_at"] == late and r["channel"] == "storefront"),
+                 hold_expires_at="2026-11-21T10:45:00Z")
+    now = [{paid["id"]: paid, cancelled["id"]: cancelled, later["id"]: later}.get(r["id"], r) for r in records]
+    with shop.unit_of_work() as uow:  # staged changes are seen by the unit of work making them
+        uow.orders.update(paid)
+        uow.orders.update(cancelled)
+        uow.orders.update(later)
+        uow.orders.add(made)
+        check(uow.orders, now + [made])
+        uow.commit()
+    with shop.reader() as uow:  # and committed ones by every reader after
+        check(uow.orders, now + [made])
+        assert uow.orders.list(queries[1])[0][0]["id"] == later["id"]
+    commit(shop, lambda uow: uow.orders.delete(made["id"]))
+    with shop.reader() as uow:
+        check(uow.orders, now)
+
+
 def test_storefront_keys_are_found_by_key_and_listed_by_active_and_builtin(shop):
     web = {"id": new_id(), "name": "Web", "key": "pk_" + "a" * 32, "allowed_origins": ["https://shop.example"],
            "active": True, "builtin": False}
