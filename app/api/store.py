@@ -1,5 +1,5 @@
 """The store as a route reaches it: a reader, a unit of work, and one service call in either."""
-from flask import current_app, g
+from flask import current_app, g, has_request_context
 
 from .responses import page_response
 
@@ -9,6 +9,9 @@ def store():
 
 
 def unit_of_work():
+    if has_request_context():
+        from .audit import prepare
+        prepare()  # what the audit entry says of the request, made before the store's lock is taken
     return store().unit_of_work()
 
 
