@@ -307,6 +307,8 @@ def test_if_match_takes_a_list_of_etags_and_compares_strongly(client, auth):
 def test_every_answer_carries_a_request_id_and_a_problem_names_it(client):
     ok = client.get("/healthz")
     assert ok.headers["X-Request-Id"].startswith("req_") and len(ok.headers["X-Request-Id"]) == 28
+    made = {client.get("/healthz").headers["X-Request-Id"][4:] for _ in range(200)}
+    assert len(made) == 200 and set("".join(made)) == set("abcdefghijklmnopqrstuvwxyz234567")
     assert client.get("/healthz").headers["X-Request-Id"] != ok.headers["X-Request-Id"]
     missing = client.get("/api/orders/nothing-here", headers={"X-Request-Id": "till-7:2026/11/21+a=b"})
     assert missing.status_code in (401, 404)
