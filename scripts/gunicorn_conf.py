@@ -97,14 +97,18 @@ def when_ready(server):
     if app.config.get("WEBHOOK_SENDER", True):
         server.sender_pid = background.start_beside(app, fds, _run_sender, "webhook sender")
         server.log.info("Webhook sender supervisor: %s", server.sender_pid)
-    if not app.config.get("BACKGROUND", True):
-        return
-    server.background_pid = background.start_beside(app, fds)
-    server.log.info("Background process supervisor: %s", server.background_pid)
-    # forked after the background process, before the workers: they leave compaction to it
+    in_charge = app.config.get("BACKGROUND", True)
+    if in_charge:
+        server.background_pid = background.start_beside(app, fds)
+        server.log.info("Background process supervisor: %s", server.background_pid)
+    # for the workers alone (forked after the others): they leave compaction to the background
+    # process, and, one request thread each, replay others' commits while they wait for the
+    # write lock (JsonFileStore.catch_up_while_waiting)
     store = app.extensions.get("backroom.store")  # None in the benchmark's floor apps
-    if hasattr(store, "commit_compact_factor"):
-        store.commit_compact_factor = WORKER_COMPACT_FACTOR
+    if hasattr(store, "catch_up_while_waiting"):
+        store.catch_up_while_waiting = True
+        if in_charge:
+            store.commit_compact_factor = WORKER_COMPACT_FACTOR
 
 
 def on_exit(server):

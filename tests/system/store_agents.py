@@ -13,8 +13,11 @@ from app.storage.jsonfile import JsonFileStore
 NEVER_COMPACT = 1 << 40
 
 
-def open_store(data_dir, compact_bytes=NEVER_COMPACT):
-    return JsonFileStore(str(data_dir), compact_bytes=compact_bytes)
+def open_store(data_dir, compact_bytes=NEVER_COMPACT, catch_up=False):
+    """catch_up: replay others' commits while waiting for the write lock, as make serve's workers do."""
+    store = JsonFileStore(str(data_dir), compact_bytes=compact_bytes)
+    store.catch_up_while_waiting = catch_up
+    return store
 
 
 def add_products(store, count, stock_each, prefix="P"):
@@ -43,8 +46,19 @@ def increment(results, barrier, data_dir, product_id, times, compact_bytes):
     results.put(times)
 
 
-def buy_until_sold_out(results, barrier, data_dir, product_id, compact_bytes):
-    store = open_store(data_dir, compact_bytes)
+def increment_catching_up(results, barrier, data_dir, product_id, times, compact_bytes):
+    """increment with catch_up on; puts (times, transactions the helper replayed while waiting)."""
+    store = open_store(data_dir, compact_bytes, catch_up=True)
+    barrier.wait(timeout=60)
+    for _ in range(times):
+        with store.unit_of_work() as uow:
+            stock.change_stock(uow, product_id, 1, "received", note=f"pid {os.getpid()}")
+            uow.commit()
+    results.put((times, store.caught_up))
+
+
+def buy_until_sold_out(results, barrier, data_dir, product_id, compact_bytes, catch_up=False):
+    store = open_store(data_dir, compact_bytes, catch_up)
     barrier.wait(timeout=60)
     taken = 0
     for _ in range(10_000):  # bounded; the product has far fewer units
