@@ -51,6 +51,8 @@ def create_app(overrides=None):
              expose_headers=["ETag", "Link", "Location", "Retry-After"])
     _init_cli(app)
     bootstrap(app)
+    from . import quick_reads
+    quick_reads.init_app(app)
     return app
 
 

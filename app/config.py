@@ -52,6 +52,8 @@ DEFAULTS = {
     "STOREFRONT_ORDERS_PER_MINUTE": 10,
     # issue 18: each worker's memory of the list answers it sent (off: every list is worked out)
     "ANSWER_CACHE": True,
+    # the anonymous GETs of a product and of an image's bytes answered before Flask (app/quick_reads.py)
+    "QUICK_READS": True,
     # section 13: webhooks (the SSRF guard, the retry schedule's multiplier), the stream, the sender
     "WEBHOOK_ALLOW_PRIVATE": False,
     "WEBHOOK_RETRY_SCALE": 1.0,
@@ -68,7 +70,7 @@ SETTINGS = {"shop_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": 
             "public_catalog": "PUBLIC_CATALOG", "product_approval": "PRODUCT_APPROVAL"}
 
 _BOOLS = {"DEMO_DATA", "PUBLIC_CATALOG", "BACKGROUND", "PRODUCT_APPROVAL", "STOREFRONT_PAGE",
-          "ANSWER_CACHE", "WEBHOOK_ALLOW_PRIVATE", "STREAM", "WEBHOOK_SENDER"}
+          "ANSWER_CACHE", "QUICK_READS", "WEBHOOK_ALLOW_PRIVATE", "STREAM", "WEBHOOK_SENDER"}
 _INTS = {"ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "WORKERS", "DELIVERY_DAYS", "MAX_BODY_BYTES",
          "JOURNAL_COMPACT_BYTES", "LOGIN_MAX_FAILURES", "MAX_IMAGE_PIXELS", "RESET_TOKEN_TTL",
          "LOW_STOCK_THRESHOLD", "ASSISTANT_PER_MINUTE", "IMPORT_MAX_ROWS",

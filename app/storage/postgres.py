@@ -474,6 +474,9 @@ class PgRepository:
             return None
         return self._first("t.id = %s", (record_id,))
 
+    def peek(self, record_id):
+        return self.get(record_id)  # every row read is the caller's own
+
     def count(self):
         self.uow.claim(self.shape.table, "count")  # "seed only an empty store" runs once
         return self.uow.rows(f"SELECT count(*) FROM {self.shape.table}")[0][0]

@@ -383,6 +383,14 @@ class Repository:
         rec = self.tx.get(self.collection, record_id)
         return clone(rec) if rec is not None else None
 
+    def peek(self, record_id):
+        """get() for a look that changes nothing: a read-only unit of work hands out the stored
+        record itself (the caller must not change it), a writing one a copy."""
+        if not isinstance(record_id, str):
+            return None
+        rec = self.tx.get(self.collection, record_id)
+        return self.share(rec) if rec is not None else None
+
     def _stamp_new(self, record):
         """A new record's created_at (and updated_at, version 1 when versioned), unless given."""
         record.setdefault("created_at", timestamp())
