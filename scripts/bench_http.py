@@ -33,6 +33,7 @@ scripts/bench_memory_baseline.json, with the commit measured, for later runs to 
 into .venv; not a requirement of the app) and prints where the workers spent their time.
 """
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -44,6 +45,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -246,6 +248,30 @@ T0 = time.monotonic()
 
 # ---- servers ---------------------------------------------------------------------
 
+_RUNNING = set()  # the Servers started and not yet stopped
+
+
+def _stop_running():
+    for server in list(_RUNNING):
+        server.stop()
+
+
+def _on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through the figures' finally blocks, then atexit
+
+
+def _stop_servers_at_exit():
+    """Servers run in sessions of their own (a Ctrl-C in the terminal does not reach them): a
+    run that ends early, by an error or a SIGTERM (`timeout`), stops those it left running."""
+    if getattr(_stop_servers_at_exit, "done", False):
+        return
+    _stop_servers_at_exit.done = True
+    atexit.register(_stop_running)
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class Server:
     """One server process (group) this run started; stopped by its own pid, never by name."""
 
@@ -265,8 +291,10 @@ class Server:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self.log = open(self.log_path, "wb")
         self.started = time.monotonic()
+        _stop_servers_at_exit()
         self.proc = subprocess.Popen(self.command, env=self.env, cwd=self.cwd, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
+        _RUNNING.add(self)
         return self
 
     def wait_ready(self, path, timeout=300.0):
@@ -351,6 +379,7 @@ class Server:
         return out
 
     def stop(self):
+        _RUNNING.discard(self)
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
