@@ -5,7 +5,9 @@ its webhook sender), on a free 127.0.0.1 port, loaded with wrk (scripts/bench_ht
 
 1. `POST /api/orders` without webhooks, then with two active webhooks subscribed to
    `order.created` (an asyncio receiver in this process on 127.0.0.1 answers 204): at least 0.9x, since a
-   request never waits for a delivery;
+   request never waits for a delivery; and the same again in turns (without, with, with, without;
+   half a figure each, the webhooks switched off and on between turns, the sender drained and the
+   server idle before each), judged the same way;
 2. events delivered per second by the sender: while it keeps up, the webhook-ids the receiver
    saw over the time from the first delivery until the last one came, with how long after the
    last order the last delivery came (the sender's lag); that rate is the order rate itself
@@ -269,10 +271,12 @@ def main():
         by_id = lua_file("events_product", ids, "/api/products/", headers=auth)
 
         results["orders"] = figure("POST /api/orders (no webhooks)", base + "/api/orders", order)
+        hook_ids = []
         for _ in range(2):
             status, hook = http("POST", base + "/api/webhooks",
                                 {"url": receiver.url, "events": ["order.created"]}, auth)
             assert status == 201, hook
+            hook_ids.append(hook["id"])
         started = time.monotonic()
         results["orders_hooked"] = figure("POST /api/orders (2 webhooks on order.created)",
                                           base + "/api/orders", order)
@@ -309,6 +313,30 @@ def main():
         say(f"  a backlog of {len(receiver.ids) - before} events (of {backlog} orders) drained in {took:.2f} s "
             f"once released: {results['sender']['capacity_eps']:.1f} events/s")
 
+        # The orders with and without webhooks again, in turns (without, with, with, without; half
+        # a figure each), the two switched off and on between turns (PATCH active): a machine
+        # speeding up or slowing down during the run moves both alike. Before each turn the
+        # sender has delivered what the last one made and the server is idle, so no turn pays
+        # for another's deliveries.
+        hooked_turns = {False: [], True: []}
+        for on in (False, True, True, False):
+            for hook_id in hook_ids:
+                status, _ = http("PATCH", f"{base}/api/webhooks/{hook_id}", {"active": on}, auth)
+                assert status == 200, status
+            settle(server)
+            before = len(receiver.ids)
+            label = "POST /api/orders (2 webhooks, in turns)" if on else "POST /api/orders (webhooks off, in turns)"
+            turn = figure(label, base + "/api/orders", order, max(1, SECONDS // 2))
+            hooked_turns[on].append(turn)
+            if on:
+                made = turn["requests"] - turn["status"]
+                deadline = time.monotonic() + 300
+                while time.monotonic() < deadline and len(receiver.ids) < before + made:
+                    time.sleep(0.05)
+        for key, on in (("orders_turns_off", False), ("orders_turns_on", True)):
+            results[key] = {"rps": sum(r["rps"] for r in hooked_turns[on]) / 2,
+                            "p99_us": max(r["p99_us"] for r in hooked_turns[on])}
+
         # in turns (without, with, with, without), half a figure each: the store's background
         # work after the orders (snapshot files rewritten) falls on both alike
         settle(server)
@@ -337,6 +365,8 @@ def main():
             return results[a]["rps"] / results[b]["rps"] if results[b]["rps"] else 0.0
         checks = [
             ("POST /api/orders with 2 webhooks >= 0.9 x without", ratio("orders_hooked", "orders"), 0.9),
+            ("POST /api/orders with 2 webhooks >= 0.9 x without, in turns",
+             ratio("orders_turns_on", "orders_turns_off"), 0.9),
             ("events delivered/s by the sender, draining a backlog, >= the order rate",
              results["sender"]["capacity_eps"] / results["orders_hooked"]["rps"] if results["orders_hooked"]["rps"] else 0.0,
              1.0),
@@ -360,6 +390,8 @@ def main():
                        with_history / without if without else 0.0, MEMORY_TARGET, "at most"))
     print("\n| figure | req/s | p99 ms |\n| --- | --- | --- |")
     for key, label in (("orders", "POST /api/orders"), ("orders_hooked", "POST /api/orders, 2 webhooks"),
+                       ("orders_turns_off", "POST /api/orders, webhooks off (in turns)"),
+                       ("orders_turns_on", "POST /api/orders, 2 webhooks (in turns)"),
                        ("read", "GET /api/products/{id}"), ("read_streams", f"GET /api/products/{{id}}, {STREAMS} streams")):
         print(f"| {label} | {results[key]['rps']:.1f} | {results[key]['p99_us'] / 1000:.1f} |")
     print(f"| webhook sender, keeping up | {results['sender']['eps']:.1f} events/s | lag {results['sender']['lag'] * 1000:.0f} ms |")
