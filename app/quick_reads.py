@@ -15,8 +15,9 @@ import time
 from werkzeug.wsgi import get_current_url
 
 from . import security
+from .api.images import PUBLIC_CACHE
 from .api.responses import _encode
-from .request_ids import _CLIENTS_OWN, _new_id
+from .request_ids import chosen as request_id
 from .services import images
 from .services.errors import DomainError
 from .services.settings import RECORD as SETTINGS
@@ -37,7 +38,6 @@ class QuickReads:
     """WSGI middleware over the Flask app's wsgi_app (see the module's docstring)."""
 
     def __init__(self, app):
-        self.app = app
         self.flask = app.wsgi_app
         self.store = app.extensions["backroom.store"]
         self.holds = app.extensions.setdefault("backroom.holds", {"next": 0.0})
@@ -61,7 +61,7 @@ class QuickReads:
                 if answer is not None:
                     body, headers = answer
                     headers.extend(_EVERY)
-                    headers.append(("X-Request-Id", _request_id(environ)))
+                    headers.append(("X-Request-Id", request_id(environ.get("HTTP_X_REQUEST_ID", ""))))
                     start_response("200 OK", headers)
                     self.answered += 1
                     return [body]
@@ -101,7 +101,7 @@ class QuickReads:
             return None  # Flask's 404
         data = images.variant_bytes(image_bytes(self.store), image, variant)
         return data, [("ETag", images.etag(image, variant)),
-                      ("Cache-Control", "public, max-age=31536000, immutable"),
+                      ("Cache-Control", PUBLIC_CACHE),
                       ("Content-Type", images.variant_type(image, variant)),
                       ("Content-Length", str(len(data)))]
 
@@ -114,11 +114,6 @@ class QuickReads:
                 self.hosts.clear()
             url = self.hosts[key] = get_current_url(environ, host_only=True)
         return url
-
-
-def _request_id(environ):
-    sent = environ.get("HTTP_X_REQUEST_ID", "")
-    return sent if _CLIENTS_OWN.match(sent) else _new_id()
 
 
 def init_app(app):

@@ -25,9 +25,13 @@ def current_request_id():
         return None
     rid = g.get("request_id")
     if rid is None:
-        sent = request.headers.get("X-Request-Id", "")
-        rid = g.request_id = sent if _CLIENTS_OWN.match(sent) else _new_id()
+        rid = g.request_id = chosen(request.headers.get("X-Request-Id", ""))
     return rid
+
+
+def chosen(sent):
+    """The id of a request that sent X-Request-Id `sent` ("" when none): its own when sane."""
+    return sent if _CLIENTS_OWN.match(sent) else _new_id()
 
 
 def init_app(app):
