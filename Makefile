@@ -18,9 +18,12 @@ setup: $(STAMP)
 serve: setup
 	SHOP_DEMO_DATA=$${SHOP_DEMO_DATA-1} $(PY) -m scripts.serve
 
+# the suite in TEST_WORKERS processes (pytest-xdist; each has its own stores and PostgreSQL schema);
+# TEST_WORKERS=0 runs it in this one
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	@scripts/system_packages.sh --browser
-	$(PY) -m pytest -q -p no:cacheprovider --timeout=600
+	$(PY) -m pytest -q -p no:cacheprovider --timeout=600 -n $(TEST_WORKERS)
 
 # PostgreSQL figures use SHOP_DATABASE_URL or SHOP_TEST_DATABASE_URL (default: the local server)
 bench: setup
