@@ -52,6 +52,8 @@ class Tables:
     def __init__(self):
         self.records = {name: {} for name in COLLECTIONS}
         self.unique = {c: {f: {} for f in fields} for c, fields in UNIQUE.items()}
+        # look-ups: value -> {id: None}, the ids in the order they came (a dict, so a record
+        # leaving it costs the same with 10 or 100,000 beside it; a list's remove walked them)
         self.indexed = {c: {f: {} for f in fields} for c, fields in INDEXED.items()}
         self.subsets = {c: {name: set() for name in subsets} for c, subsets in SUBSETS.items()}
         self.search = {}
@@ -91,10 +93,10 @@ class Tables:
             new_value = record.get(fname) if record is not None else None
             if old is not None and old_value != new_value:
                 ids = index.get(old_value)
-                if ids and record_id in ids:
-                    ids.remove(record_id)
+                if ids:
+                    ids.pop(record_id, None)
             if record is not None and (old is None or old_value != new_value):
-                index.setdefault(new_value, []).append(record_id)
+                index.setdefault(new_value, {})[record_id] = None
         for name, holds in SUBSETS.get(collection, {}).items():
             if record is not None and holds(record):
                 self.subsets[collection][name].add(record_id)

@@ -1,7 +1,7 @@
 """Repositories over a staged transaction: the interface services use, shared by the memory and JSON-file stores."""
 import calendar
 from bisect import bisect_left, bisect_right
-from heapq import heappop, heappush, merge as heap_merge
+from heapq import heappop, heappush, merge as heap_merge, nsmallest
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from datetime import datetime, time, timedelta, timezone
@@ -1152,8 +1152,8 @@ class WebhookQueueRepository(Repository):
         now = now or datetime.now(timezone.utc)
         now_text = timestamp(now)
         until = timestamp(now + timedelta(seconds=lease_seconds))
-        due = sorted((e for e in self.tx.scan(self.collection) if _sendable(e, now_text)),
-                     key=lambda e: (e["due_at"], e["id"]))[:limit]
+        due = nsmallest(limit, (e for e in self.tx.scan(self.collection) if _sendable(e, now_text)),
+                     key=lambda e: (e["due_at"], e["id"]))
         taken = []
         for entry in due:
             entry = clone(entry)
