@@ -18,7 +18,7 @@ from . import security
 from .api.images import PUBLIC_CACHE
 from .api.responses import _encode
 from .request_ids import chosen as request_id
-from .services import images
+from .services import images, settings
 from .services.errors import DomainError
 from .services.settings import RECORD as SETTINGS
 from .storage.base import StoreError
@@ -74,9 +74,7 @@ class QuickReads:
             return None
         try:
             with self.store.reader() as uow:
-                stored = uow.settings.peek(SETTINGS) or {}
-                public = stored.get("public_catalog")
-                if not (self.defaults["public_catalog"][0] if public is None else public):
+                if not settings.value_of(uow.settings.peek(SETTINGS), self.defaults, "public_catalog"):
                     return None
                 return answer(uow, environ, *args)
         except (DomainError, StoreError):

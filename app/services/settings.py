@@ -19,16 +19,21 @@ def _record(uow):
     return uow.settings.get(RECORD)
 
 
+def value_of(stored, defaults, name):
+    """One field's value: the stored record's (a dict, or None when there is none) when it holds
+    one, else the configured default. defaults as for effective()."""
+    value = stored.get(name) if stored else None
+    return defaults[name][0] if value is None else value
+
+
 def effective(uow, defaults):
     """The settings as answered: each field's value, its source, the record's version.
     defaults: {field: (value, "environment" | "default")} (app.config["SETTINGS_DEFAULTS"])."""
     stored = _record(uow) or {}
     out, sources = {}, {}
     for name in FIELDS:
-        if stored.get(name) is not None:
-            out[name], sources[name] = stored[name], "stored"
-        else:
-            out[name], sources[name] = defaults[name]
+        out[name] = value_of(stored, defaults, name)
+        sources[name] = "stored" if stored.get(name) is not None else defaults[name][1]
     out["sources"] = sources
     out["version"] = stored.get("version", 1)
     out["updated_at"] = stored.get("updated_at")
